@@ -1,0 +1,70 @@
+# make run  — set up everything and start the assistant (embedded defaults: SQLite, one machine)
+# make test — set up everything and run every test
+# Each step is redone only when its inputs changed (a venv stamp, the catalog, the generated NLU data, the model).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+CATALOG_FILES := $(shell find knowledge/catalog -name '*.yml' 2>/dev/null)
+KNOWLEDGE_CODE := $(wildcard knowledge/*.py)
+TRAINING_FILES := domain.yml config.yml $(shell find data -name '*.yml' ! -name '*.generated.yml' 2>/dev/null)
+GENERATED_NLU := data/nlu/catalog.generated.yml var/jieba/catalog.txt
+MODEL_STAMP := models/.trained
+
+.PHONY: run test setup catalog model nlu-data test-python test-conversations bench clean help
+
+help:
+	@echo "make run   - set up and start the assistant (http://localhost:8000/)"
+	@echo "make test  - set up and run every test"
+
+run: setup catalog model
+	$(PY) -m bot.run
+
+test: setup model
+	$(MAKE) -k test-python test-conversations
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	@python_bin=$$(scripts/find-python.sh) || exit 1; \
+	  echo "using $$python_bin"; \
+	  [ -x $(PY) ] || $$python_bin -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.3.1"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip check
+	touch $@
+
+# The embedded database: the catalog files loaded into SQLite (or $DATABASE_URL).
+catalog: setup
+	$(PY) -m knowledge load
+
+nlu-data: $(GENERATED_NLU)
+
+$(GENERATED_NLU) &: $(CATALOG_FILES) $(KNOWLEDGE_CODE) bot/nlu/generate.py $(VENV)/.installed
+	$(PY) -m bot.nlu.generate
+	@touch $(GENERATED_NLU)
+
+model: $(MODEL_STAMP)
+
+$(MODEL_STAMP): $(TRAINING_FILES) $(GENERATED_NLU) $(VENV)/.installed
+	$(RASA) train --out models --fixed-model-name assistant
+	touch $@
+
+test-python: setup model
+	$(PY) -m pytest tests -p no:cacheprovider
+
+# Conversation tests on the trained model: real user texts through NLU and dialogue policies.
+test-conversations: setup model
+	$(RASA) test core --e2e --model models/assistant.tar.gz --stories tests/conversations \
+	  --fail-on-prediction-errors --out results/conversations
+
+bench: setup catalog
+	$(PY) -m bench.search
+
+clean:
+	rm -rf models var results logs .rasa

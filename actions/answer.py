@@ -1,0 +1,117 @@
+"""Answers any aspect of a matter from the catalog, or asks which matter is meant."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from knowledge.views import MatterView
+
+from . import catalog_access
+from .render import ASPECTS, Fragments, hall_values, matter_button
+from .resolve import resolve
+
+logger = logging.getLogger(__name__)
+
+INTENT_ASPECT = {f"ask_{aspect}": aspect for aspect in ASPECTS}
+OVERVIEW = "overview"
+
+
+def requested_aspect(tracker: Tracker) -> str:
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if intent in INTENT_ASPECT:
+        return INTENT_ASPECT[intent]
+    if intent == "choose_matter":
+        return tracker.get_slot("aspect") or OVERVIEW
+    return OVERVIEW
+
+
+class ActionAnswer(Action):
+    def name(self) -> Text:
+        return "action_answer"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        fragments = Fragments(domain)
+        catalog, search = catalog_access.catalog(), catalog_access.search()
+        aspect = requested_aspect(tracker)
+        resolution = resolve(tracker, catalog, search)
+        logger.info("aspect=%s resolution=%s code=%s", aspect, resolution.kind, resolution.code)
+
+        if resolution.kind == "ambiguous":
+            dispatcher.utter_message(response="utter_clarify_matter",
+                                     buttons=[matter_button(c.code, c.name) for c in resolution.candidates])
+            return [SlotSet("aspect", aspect)]
+        if resolution.kind == "bundle":
+            bundle = catalog.bundle(resolution.code)
+            dispatcher.utter_message(response="utter_bundle", bundle_name=bundle.name, count=len(bundle.members),
+                                     members=fragments.bundle_members(bundle), intro=fragments.bundle_intro(bundle),
+                                     buttons=[matter_button(m.code, m.name) for m in bundle.members])
+            return [SlotSet("aspect", aspect)]
+        if resolution.kind == "none":
+            return self._without_matter(dispatcher, tracker, fragments, aspect)
+
+        matter = catalog.matter(resolution.code)
+        self._answer(dispatcher, fragments, matter, aspect)
+        return [SlotSet("matter", matter.code), SlotSet("aspect", aspect)]
+
+    def _without_matter(self, dispatcher, tracker, fragments, aspect) -> List[Dict]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if aspect in ("hours", "location"):
+            hall = catalog_access.catalog().hall()
+            response = "utter_hall_hours" if aspect == "hours" else "utter_hall_location"
+            dispatcher.utter_message(response=response, **hall_values(hall, fragments))
+            return []
+        if aspect == OVERVIEW and intent != "inform_matter":
+            dispatcher.utter_message(response="utter_default")
+            return []
+        dispatcher.utter_message(response="utter_ask_matter")
+        return [SlotSet("aspect", aspect)]
+
+    def _answer(self, dispatcher: CollectingDispatcher, f: Fragments, matter: MatterView, aspect: str) -> None:
+        name, place = matter.name, f.place(matter.place)
+        hall = catalog_access.catalog().hall()
+        phone = matter.contact_phone or hall.phone or f("unknown")
+        buttons = f.aspect_buttons(matter.code, skip=aspect)
+
+        def say_unknown() -> None:
+            dispatcher.utter_message(response="utter_unknown_fact", matter_name=name, place=place, phone=phone,
+                                     aspect_label=f.aspect_label(aspect), buttons=buttons)
+
+        if aspect == "materials":
+            lines = f.material_lines(matter, {})
+            dispatcher.utter_message(response="utter_materials", matter_name=name, count=len(lines),
+                                     materials="\n".join(lines), place=place, buttons=buttons)
+        elif aspect == "conditions":
+            dispatcher.utter_message(response="utter_conditions", matter_name=name,
+                                     conditions=f.numbered(list(matter.conditions)), buttons=buttons)
+        elif aspect == "procedure":
+            dispatcher.utter_message(response="utter_procedure", matter_name=name, steps=f.steps(matter),
+                                     visits=f.visits(matter.visits), buttons=buttons)
+        elif aspect == "time_limit":
+            time_limit = f.time_limit(matter)
+            if time_limit is None:
+                say_unknown()
+            else:
+                dispatcher.utter_message(response="utter_time_limit", matter_name=name, time_limit=time_limit,
+                                         buttons=buttons)
+        elif aspect == "fee":
+            fee = f.fee(matter)
+            if fee is None:
+                say_unknown()
+            else:
+                dispatcher.utter_message(response="utter_fee", matter_name=name, fee=fee, buttons=buttons)
+        elif aspect == "location":
+            dispatcher.utter_message(response="utter_location", matter_name=name, place=place,
+                                     hours=matter.hours or hall.hours, phone=phone, buttons=buttons)
+        elif aspect == "online":
+            dispatcher.utter_message(response="utter_online", matter_name=name, online=f.online(matter),
+                                     buttons=buttons)
+        elif aspect == "hours":
+            dispatcher.utter_message(response="utter_hours", matter_name=name, hours=matter.hours or hall.hours,
+                                     place=place, buttons=buttons)
+        else:
+            dispatcher.utter_message(response="utter_matter_overview", matter_name=name,
+                                     overview=f.overview(matter), buttons=buttons)

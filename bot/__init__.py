@@ -1,0 +1,1 @@
+"""Rasa-side Python of the pre-application guidance assistant: web page, start-up command, helpers."""

@@ -1,0 +1,1 @@
+"""Rasa-side NLU helpers built from the catalog."""

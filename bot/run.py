@@ -1,0 +1,358 @@
+"""python -m bot.run: start the action server, Rasa and the web page; stop them all on Ctrl-C.
+
+`make run` calls this after it has built the virtual environment, loaded the catalog and trained the model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, IO, List, Optional
+
+from bot.settings import Settings, SettingsError
+
+HEALTH_POLL_SECONDS = 0.5
+
+
+class StackError(RuntimeError):
+    """The stack could not start, or one of its processes died."""
+
+
+class StackInterrupted(Exception):
+    """A stop was requested while the stack was still starting."""
+
+
+def _http_get(url: str, timeout: float = 2.0) -> Optional[tuple]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+    except (OSError, ValueError):
+        return None
+
+
+def _ok(status_body: Optional[tuple]) -> bool:
+    return status_body is not None and status_body[0] == 200
+
+
+def _rasa_model_loaded(status_body: Optional[tuple]) -> bool:
+    if not _ok(status_body):
+        return False  # 409 until an agent with a model is loaded
+    try:
+        return bool(json.loads(status_body[1]).get("model_file"))
+    except ValueError:
+        return False
+
+
+def _web_ok(status_body: Optional[tuple]) -> bool:
+    if not _ok(status_body):
+        return False
+    try:
+        return json.loads(status_body[1]).get("web") == "ok"
+    except ValueError:
+        return False
+
+
+def _set_parent_death_signal() -> None:
+    # Linux: if this process is killed outright, the kernel still stops the children.
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Service:
+    name: str
+    title: str
+    argv: List[str]
+    bind_host: str
+    port: int
+    health_url: str
+    healthy: Callable[[Optional[tuple]], bool]
+    log_path: Path
+    proc: Optional[subprocess.Popen] = None
+    log_file: Optional[IO[bytes]] = field(default=None, repr=False)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Stack:
+    """The three processes behind the assistant, each in its own process group with its own log."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        python: str = sys.executable,
+        startup_timeout: Optional[float] = None,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.python = python
+        self.startup_timeout = settings.startup_timeout if startup_timeout is None else startup_timeout
+        self.stop_grace = stop_grace
+        self._stop_requested = False  # a plain flag: set from a signal handler, so no locks
+        s = settings
+        log = s.log_dir
+        self.services = [
+            Service(
+                name="actions",
+                title="action server",
+                argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+                bind_host="0.0.0.0",  # rasa_sdk has no option for the bind address
+                port=s.action_port,
+                health_url=f"{s.action_url}/health",
+                healthy=_ok,
+                log_path=log / "actions.log",
+            ),
+            Service(
+                name="rasa",
+                title="Rasa server",
+                argv=[
+                    python, "-m", "rasa", "run",
+                    "--enable-api",
+                    "--cors", "*",
+                    "--interface", s.host,
+                    "--port", str(s.rasa_port),
+                    "--model", str(s.model_dir),
+                    "--credentials", "credentials.yml",
+                    "--endpoints", "endpoints.yml",
+                ],
+                bind_host=s.host,
+                port=s.rasa_port,
+                health_url=f"http://{s.connect_host}:{s.rasa_port}/status",
+                healthy=_rasa_model_loaded,
+                log_path=log / "rasa.log",
+            ),
+            Service(
+                name="web",
+                title="web server",
+                argv=[python, "-m", "bot.web"],
+                bind_host=s.host,
+                port=s.web_port,
+                health_url=f"{s.web_url}/healthz",
+                healthy=_web_ok,
+                log_path=log / "web.log",
+            ),
+        ]
+
+    # -- checks before starting -------------------------------------------------------------------
+
+    def _preflight(self) -> None:
+        s = self.settings
+        ports = [svc.port for svc in self.services]
+        if len(set(ports)) != len(ports):
+            raise StackError(f"RASA_PORT, ACTION_PORT and WEB_PORT must differ, got {ports}")
+        if not s.model_dir.is_dir() or not any(s.model_dir.glob("*.tar.gz")):
+            raise StackError(f"No trained model in {s.model_dir}. Train one first (make train).")
+        for name in ("credentials.yml", "endpoints.yml", "domain.yml"):
+            if not (s.project_dir / name).exists():
+                raise StackError(f"{s.project_dir / name} is missing.")
+        for svc in self.services:
+            if not port_is_free(svc.bind_host, svc.port):
+                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "web": "WEB_PORT"}[svc.name]
+                raise StackError(
+                    f"Port {svc.port} for the {svc.title} is already in use. "
+                    f"Stop whatever uses it or choose another port with {variable}=..."
+                )
+
+    # -- life cycle --------------------------------------------------------------------------------
+
+    def start(self) -> "Stack":
+        self._preflight()
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.settings.child_env()
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network calls from a government server
+        try:
+            for svc in self.services:
+                self._launch(svc, env)
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, svc: Service, env: dict) -> None:
+        svc.log_file = open(svc.log_path, "ab")
+        stamp = datetime.now().isoformat(timespec="seconds")
+        svc.log_file.write(f"\n===== {stamp} starting {svc.title}: {' '.join(svc.argv)}\n".encode())
+        svc.log_file.flush()
+        svc.proc = subprocess.Popen(
+            svc.argv,
+            cwd=self.settings.project_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=svc.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: we stop it as a whole, Ctrl-C reaches only us
+            preexec_fn=_set_parent_death_signal if sys.platform.startswith("linux") else None,
+        )
+
+    def _died(self, svc: Service) -> StackError:
+        tail = log_tail(svc.log_path)
+        return StackError(
+            f"The {svc.title} exited with code {svc.proc.returncode}. See {svc.log_path}"
+            + (f"; its last lines:\n{tail}" if tail else "")
+        )
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        pending = list(self.services)
+        while pending:
+            if self._stop_requested:
+                raise StackInterrupted()
+            for svc in list(pending):
+                if not svc.running():
+                    raise self._died(svc)
+                if svc.healthy(_http_get(svc.health_url)):
+                    pending.remove(svc)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(f"{svc.title} (see {svc.log_path})" for svc in pending)
+                raise StackError(f"Not healthy after {self.startup_timeout:.0f} s: {names}")
+            time.sleep(HEALTH_POLL_SECONDS)
+
+    def dead_service(self) -> Optional[StackError]:
+        """An error naming the first process that has exited, if any."""
+        for svc in self.services:
+            if svc.proc is not None and svc.proc.poll() is not None:
+                return self._died(svc)
+        return None
+
+    def request_stop(self) -> None:
+        """Safe to call from a signal handler: interrupts start() at its next health poll."""
+        self._stop_requested = True
+
+    def stop(self) -> None:
+        started = [svc for svc in self.services if svc.proc is not None]
+        for svc in reversed(started):
+            _signal_group(svc.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
+        for svc in reversed(started):
+            try:
+                svc.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(svc.proc.pid, signal.SIGKILL)
+                svc.proc.wait()
+            # Leftover grandchildren in the group go too.
+            _signal_group(svc.proc.pid, signal.SIGKILL)
+        for svc in started:
+            if svc.log_file is not None:
+                svc.log_file.close()
+                svc.log_file = None
+            svc.proc = None
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- what to tell the operator ----------------------------------------------------------------
+
+    def urls(self) -> dict:
+        s = self.settings
+        return {"web": f"{s.web_url}/", "rasa": f"{s.rasa_url}/", "actions": f"{s.action_url}/"}
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(settings)
+    stopping = []  # non-empty once a signal arrived
+
+    def on_signal(signum, frame):
+        # One Ctrl-C is enough; further ones must not interrupt the clean shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stopping.append(signum)
+        stack.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    print(f"Starting the action server, Rasa and the web server (logs in {settings.log_dir}) ...", flush=True)
+    try:
+        stack.start()
+    except StackInterrupted:
+        print("Stopped.", flush=True)
+        return 0
+    except StackError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+    urls = stack.urls()
+    wildcard = settings.host in ("0.0.0.0", "::")
+    print(
+        "\n审前辅导助手 is running.\n"
+        f"  Citizen page:   {urls['web']}\n"
+        f"  Rasa API:       {urls['rasa']}\n"
+        f"  Action server:  {urls['actions']}\n"
+        + ("  (listening on all network interfaces)\n" if wildcard else "")
+        + "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    exit_code = 0
+    try:
+        while not stopping:
+            time.sleep(HEALTH_POLL_SECONDS)
+            died = stack.dead_service()
+            if died is not None:
+                print(f"Stopping everything: {died}", file=sys.stderr, flush=True)
+                exit_code = 1
+                break
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("Stopping ...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

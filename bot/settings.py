@@ -1,0 +1,122 @@
+"""Runtime configuration, read from environment variables with local defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a port number, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{name} must be between 1 and 65535, got {port}")
+    return port
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name, "").strip()
+    # Absolute paths, so child processes with another cwd see the same files.
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    rasa_port: int = 5005
+    action_port: int = 5055
+    web_port: int = 8000
+    host: str = "127.0.0.1"
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.sqlite3'}"
+    model_dir: Path = REPO_ROOT / "models"
+    log_dir: Path = REPO_ROOT / "logs"
+    project_dir: Path = REPO_ROOT
+    # Loading the model takes most of it on a 2-core machine.
+    startup_timeout: float = 300.0
+    # Set only when Rasa runs elsewhere (scale-out); otherwise derived from host and port.
+    rasa_url_override: Optional[str] = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+        defaults = cls()
+        return cls(
+            rasa_port=_port(env, "RASA_PORT", defaults.rasa_port),
+            action_port=_port(env, "ACTION_PORT", defaults.action_port),
+            web_port=_port(env, "WEB_PORT", defaults.web_port),
+            host=env.get("HOST", "").strip() or defaults.host,
+            database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
+            model_dir=_path(env, "MODEL_DIR", defaults.model_dir),
+            log_dir=_path(env, "LOG_DIR", defaults.log_dir),
+            startup_timeout=_seconds(env, "STARTUP_TIMEOUT", defaults.startup_timeout),
+            rasa_url_override=(env.get("RASA_URL", "").strip().rstrip("/") or None),
+        )
+
+    @property
+    def connect_host(self) -> str:
+        """Address to reach our own servers: a wildcard bind address is not one."""
+        if self.host in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def rasa_url(self) -> str:
+        return self.rasa_url_override or f"http://{self.connect_host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        # rasa_sdk cannot choose its bind address; it always listens on all interfaces.
+        return f"http://127.0.0.1:{self.action_port}"
+
+    @property
+    def action_endpoint_url(self) -> str:
+        return f"{self.action_url}/webhook"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.connect_host}:{self.web_port}"
+
+    @property
+    def domain_path(self) -> Path:
+        return self.project_dir / "domain.yml"
+
+    def child_env(self, base: Mapping[str, str] = os.environ) -> dict:
+        """Environment for the processes we start, so they all see the same configuration."""
+        env = dict(base)
+        env.update(
+            RASA_PORT=str(self.rasa_port),
+            ACTION_PORT=str(self.action_port),
+            WEB_PORT=str(self.web_port),
+            HOST=self.host,
+            DATABASE_URL=self.database_url,
+            MODEL_DIR=str(self.model_dir),
+            LOG_DIR=str(self.log_dir),
+            ACTION_ENDPOINT_URL=self.action_endpoint_url,
+            PYTHONUNBUFFERED="1",
+        )
+        if self.rasa_url_override:
+            env["RASA_URL"] = self.rasa_url_override
+        return env

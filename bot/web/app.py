@@ -1,0 +1,92 @@
+"""Application factory for the citizen web page."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import aiohttp
+from aiohttp import web
+
+from bot.settings import Settings
+
+from .domain_texts import load_response_texts, response_text
+from .keys import MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR, TEXTS, unavailable_messages
+from .rasa_client import RasaClient
+from .routes import setup_routes
+
+logger = logging.getLogger(__name__)
+
+# Rasa's first turns after loading can take seconds; beyond this the citizen gets the apology.
+RASA_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # A signal rather than a middleware: it also covers static files and aiohttp's own errors.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        response.headers["Cache-Control"] = "no-store"
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler):
+    """API callers always get JSON, whatever went wrong."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return web.json_response({"error": exc.reason}, status=exc.status)
+    except Exception:
+        logger.exception("Unexpected error on %s", request.path)
+        texts = request.app[TEXTS]
+        return web.json_response(
+            {"error": "internal_error", "messages": unavailable_messages(texts)}, status=500
+        )
+
+
+async def _on_startup(app: web.Application) -> None:
+    session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+    app[SESSION] = session
+    app[RASA] = RasaClient(session, app[SETTINGS].rasa_url)
+    logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    await app[SESSION].close()
+
+
+def create_app(settings: Optional[Settings] = None) -> web.Application:
+    settings = settings or Settings.from_env()
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_json_errors])
+    app[SETTINGS] = settings
+    app[TEXTS] = load_response_texts(settings.domain_path)
+    response_text(app[TEXTS], "utter_service_unavailable")  # log once at start-up if missing
+    app.on_startup.append(_on_startup)
+    app.on_cleanup.append(_on_cleanup)
+    app.on_response_prepare.append(_add_security_headers)
+    setup_routes(app, STATIC_DIR)
+    return app

@@ -1,0 +1,275 @@
+// Citizen chat page. Message content is only ever set with textContent or text nodes.
+(function () {
+  "use strict";
+
+  var SENDER_KEY = "sqfd.sender";
+  var SENDER_RE = /^[A-Za-z0-9_-]{16,40}$/;
+  var ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"; // 64 symbols
+  var REQUEST_TIMEOUT_MS = 45000; // a little above the server's own Rasa timeout
+  // Stop a URL at whitespace, quotes, angle brackets, CJK text and full-width punctuation.
+  var URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+/gi;
+  var URL_TRAILING_RE = /[.,;:!?)\]}]+$/;
+
+  var chat = document.getElementById("chat");
+  var list = document.getElementById("messages");
+  var typing = document.getElementById("typing");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("input");
+  var sendButton = document.getElementById("send");
+  var retryTemplate = document.getElementById("retry-template");
+
+  var texts = { service_unavailable: "" };
+  var queue = [];
+  var busy = false;
+  var sender = loadSenderId();
+
+  function newSenderId() {
+    var bytes = new Uint8Array(24);
+    window.crypto.getRandomValues(bytes);
+    var id = "";
+    for (var i = 0; i < bytes.length; i++) id += ID_ALPHABET[bytes[i] & 63];
+    return id;
+  }
+
+  function loadSenderId() {
+    try {
+      var stored = window.localStorage.getItem(SENDER_KEY);
+      if (stored && SENDER_RE.test(stored)) return stored;
+      var fresh = newSenderId();
+      window.localStorage.setItem(SENDER_KEY, fresh);
+      return fresh;
+    } catch (e) {
+      return newSenderId(); // storage blocked: keep an id for this visit only
+    }
+  }
+
+  function el(tag, className) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function safeUrl(candidate) {
+    try {
+      var url = new URL(candidate);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Text with http(s) links turned into <a> elements; everything else stays a text node.
+  function appendLinkified(parent, text) {
+    var last = 0;
+    var match;
+    URL_RE.lastIndex = 0;
+    while ((match = URL_RE.exec(text)) !== null) {
+      var raw = match[0].replace(URL_TRAILING_RE, "");
+      var href = safeUrl(raw);
+      if (!href) continue;
+      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var a = el("a");
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.textContent = raw;
+      parent.appendChild(a);
+      last = match.index + raw.length;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function isNearBottom() {
+    return chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
+  }
+
+  // Show the start of a long reply rather than jumping past it to its end.
+  function reveal(node) {
+    var top = node.offsetTop - 8; // .chat is the offset parent
+    var bottom = chat.scrollHeight - chat.clientHeight;
+    chat.scrollTop = Math.min(top, bottom);
+  }
+
+  function scrollToBottom() {
+    chat.scrollTop = chat.scrollHeight;
+  }
+
+  function addUserMessage(text) {
+    var row = el("div", "msg user");
+    var bubble = el("div", "bubble");
+    bubble.textContent = text;
+    row.appendChild(bubble);
+    list.appendChild(row);
+    scrollToBottom();
+    return row;
+  }
+
+  function addBotMessage(message, extraClass) {
+    var row = el("div", "msg bot" + (extraClass ? " " + extraClass : ""));
+    var text = typeof message.text === "string" ? message.text : "";
+    var image = typeof message.image === "string" ? safeUrl(message.image) : null;
+    if (text || image) {
+      var bubble = el("div", "bubble");
+      if (text) appendLinkified(bubble, text);
+      if (image) {
+        var img = el("img");
+        img.src = image;
+        img.alt = "";
+        img.loading = "lazy";
+        img.referrerPolicy = "no-referrer";
+        bubble.appendChild(img);
+      }
+      row.appendChild(bubble);
+    }
+    var buttons = Array.isArray(message.buttons) ? message.buttons : [];
+    if (buttons.length) {
+      var chips = el("div", "chips");
+      chips.setAttribute("role", "group");
+      buttons.forEach(function (b) {
+        if (!b || typeof b.title !== "string") return;
+        var chip = el("button", "chip");
+        chip.type = "button";
+        chip.textContent = b.title;
+        chip.addEventListener("click", function () {
+          if (chip.disabled) return;
+          chip.classList.add("chosen");
+          send(typeof b.payload === "string" && b.payload ? b.payload : b.title, b.title);
+        });
+        chips.appendChild(chip);
+      });
+      row.appendChild(chips);
+    }
+    if (row.childNodes.length) list.appendChild(row);
+    return row;
+  }
+
+  function showNotice() {
+    addBotMessage({ text: texts.service_unavailable || "\u26a0" }, "notice");
+  }
+
+  function disableOldButtons() {
+    var chips = list.querySelectorAll(".chip");
+    for (var i = 0; i < chips.length; i++) chips[i].disabled = true;
+  }
+
+  function setBusy(value) {
+    busy = value;
+    typing.hidden = !value;
+    if (value && isNearBottom()) scrollToBottom();
+  }
+
+  // shownText === null: a hidden payload (the opening greeting).
+  function send(payload, shownText) {
+    disableOldButtons();
+    var item = { payload: payload, row: null };
+    if (shownText !== null) item.row = addUserMessage(shownText);
+    queue.push(item);
+    pump();
+  }
+
+  // One request at a time, in order: nothing typed while the bot is busy is lost or reordered.
+  function pump() {
+    if (busy) return;
+    var item = queue.shift();
+    if (!item) return;
+    setBusy(true);
+    deliver(item).then(function () {
+      setBusy(false);
+      pump();
+    });
+  }
+
+  function markFailed(item) {
+    if (!item.row || item.row.classList.contains("failed")) return;
+    item.row.classList.add("failed");
+    var retry = retryTemplate.content.firstElementChild.cloneNode(true);
+    retry.addEventListener("click", function () {
+      item.row.classList.remove("failed");
+      item.row.removeChild(retry);
+      queue.push(item);
+      pump();
+    });
+    item.row.appendChild(retry);
+  }
+
+  function deliver(item) {
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
+    var firstNew = null;
+    return fetch("/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sender: sender, message: item.payload }),
+      signal: controller ? controller.signal : undefined,
+      credentials: "same-origin"
+    })
+      .then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (data) {
+          var messages = data && Array.isArray(data.messages) ? data.messages : [];
+          messages.forEach(function (m) {
+            var row = addBotMessage(m || {});
+            if (!firstNew && row.parentNode) firstNew = row;
+          });
+          if (!res.ok) {
+            markFailed(item);
+            if (!messages.length) showNotice();
+          }
+        });
+      })
+      .catch(function () {
+        markFailed(item);
+        showNotice();
+      })
+      .then(function () {
+        if (timer) clearTimeout(timer);
+        if (firstNew) reveal(firstNew);
+        else scrollToBottom();
+      });
+  }
+
+  function autoGrow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 140) + "px";
+  }
+
+  function updateSendButton() {
+    sendButton.disabled = input.value.trim() === "";
+  }
+
+  function submit() {
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    updateSendButton();
+    autoGrow();
+    send(text, text);
+    input.focus();
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    submit();
+  });
+
+  input.addEventListener("keydown", function (e) {
+    // Enter while an input method is composing picks a candidate; it must not send.
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+    e.preventDefault();
+    submit();
+  });
+
+  input.addEventListener("input", function () {
+    updateSendButton();
+    autoGrow();
+  });
+
+  fetch("/api/texts", { credentials: "same-origin" })
+    .then(function (res) { return res.ok ? res.json() : null; })
+    .then(function (data) {
+      if (data && typeof data.service_unavailable === "string") texts.service_unavailable = data.service_unavailable;
+    })
+    .catch(function () { /* the 503 body carries the same text */ });
+
+  updateSendButton();
+  send("/greet", null);
+})();

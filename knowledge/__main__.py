@@ -1,0 +1,98 @@
+"""Command line: load, check and search the catalog.
+
+    python -m knowledge load [--database-url URL]
+    python -m knowledge check
+    python -m knowledge search "公积金怎么取" --top 3 --json
+    python -m knowledge search --batch --top 3 < questions.txt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from .db import default_database_url, make_engine
+from .loader import CATALOG_DIR, load, read_catalog
+from .repository import Catalog
+from .schema import CatalogError
+from .search import MatterSearch
+
+
+def _open_search(url: str) -> MatterSearch:
+    catalog = Catalog(make_engine(url))
+    try:
+        catalog.hall()
+    except (LookupError, OperationalError):
+        # No loaded database: search the files directly through an in-memory copy.
+        engine = make_engine("sqlite://")
+        load(engine)
+        catalog = Catalog(engine)
+    return MatterSearch.from_catalog(catalog)
+
+
+def _print_candidates(candidates, as_json: bool, question: str) -> None:
+    if as_json:
+        print(json.dumps([c.as_dict() for c in candidates], ensure_ascii=False))
+        return
+    print(question)
+    for c in candidates:
+        print(f"  {c.score:7.2f}  {c.code:<16} {c.name}")
+    if not candidates:
+        print("  (no matter)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=None, help="default: $DATABASE_URL or var/catalog.sqlite3")
+    parser.add_argument("--catalog-dir", type=Path, default=CATALOG_DIR)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("load", help="validate the catalog files and load them into the database")
+    sub.add_parser("check", help="validate the catalog files only")
+    search = sub.add_parser("search", help="rank matters for a question")
+    search.add_argument("question", nargs="?")
+    search.add_argument("--top", type=int, default=3)
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--batch", action="store_true", help="one question per line on stdin, one JSON line each")
+    args = parser.parse_args(argv)
+    url = args.database_url or default_database_url()
+
+    try:
+        if args.command == "check":
+            records = read_catalog(args.catalog_dir)
+            print(f"catalog ok: {len(records.matters)} matters, {len(records.bundles)} bundles")
+        elif args.command == "load":
+            records = load(make_engine(url), args.catalog_dir)
+            print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")
+        else:
+            searcher = _open_search(url)
+            if args.batch:
+                for line in sys.stdin:
+                    candidates = searcher.search(line.strip(), top=args.top)
+                    print(json.dumps({"question": line.strip(), "candidates": [c.as_dict() for c in candidates]},
+                                     ensure_ascii=False), flush=True)
+            elif args.question is None:
+                parser.error("search needs a question or --batch")
+            else:
+                _print_candidates(searcher.search(args.question, top=args.top), args.json, args.question)
+    except CatalogError as error:
+        print(f"catalog invalid ({len(error.issues)} problems):", file=sys.stderr)
+        for issue in error.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _safe(url: str) -> str:
+    # Never print a database password.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""Validation of catalog files into plain records, with errors naming file, record and field."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+MATTER_TYPES = {"行政许可", "行政确认", "行政备案", "行政给付", "行政裁决", "其他行政权力", "公共服务"}
+FLAGS = {"全程网办", "快捷即办", "跨省通办", "帮办代办", "容缺受理", "免费邮寄", "一件事"}
+CODE_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
+SITUATION_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class CatalogIssue:
+    file: str
+    record: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.record}: {self.field}: {self.message}"
+
+
+class CatalogError(Exception):
+    """Raised when catalog files are invalid; carries every issue found."""
+
+    def __init__(self, issues: List[CatalogIssue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+class Reader:
+    """Reads fields of one record, collecting issues instead of stopping at the first."""
+
+    def __init__(self, issues: List[CatalogIssue], file: str, record: str, data: Any):
+        self.issues, self.file, self.record = issues, file, record
+        self.data = data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            self.fail("", "must be a mapping")
+
+    def fail(self, name: str, message: str) -> None:
+        self.issues.append(CatalogIssue(self.file, self.record, name, message))
+
+    def text(self, name: str, required: bool = True, check: Optional[Callable[[str], bool]] = None,
+             hint: str = "") -> Optional[str]:
+        value = self.data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(name, "is required")
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.fail(name, "must be text")
+            return None
+        value = value.strip()
+        if check and not check(value):
+            self.fail(name, f"invalid value {value!r}{': ' + hint if hint else ''}")
+            return None
+        return value
+
+    def integer(self, name: str, required: bool = False, minimum: int = 0) -> Optional[int]:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(name, f"must be a whole number >= {minimum}")
+            return None
+        return value
+
+    def boolean(self, name: str, required: bool = True) -> Optional[bool]:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "is required (true or false)")
+            return None
+        if not isinstance(value, bool):
+            self.fail(name, "must be true or false")
+            return None
+        return value
+
+    def texts(self, name: str, minimum: int = 0) -> List[str]:
+        value = self.data.get(name)
+        if value is None:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail(name, "must be a list of non-empty texts")
+            return []
+        if len(value) < minimum:
+            self.fail(name, f"needs at least {minimum} entries")
+        return [v.strip() for v in value]
+
+    def mapping(self, name: str, required: bool = True) -> Optional[dict]:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "is required")
+            return None
+        if not isinstance(value, dict):
+            self.fail(name, "must be a mapping")
+            return None
+        return value
+
+    def items(self, name: str, minimum: int = 0) -> List[Any]:
+        value = self.data.get(name)
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            self.fail(name, "must be a list")
+            return []
+        if len(value) < minimum:
+            self.fail(name, f"needs at least {minimum} entries")
+        return value
+
+    def child(self, name: str, data: Any) -> "Reader":
+        return Reader(self.issues, self.file, f"{self.record}.{name}", data)
+
+
+@dataclass
+class HallRecord:
+    name: str
+    city: str
+    address: Optional[str]
+    phone: Optional[str]
+    hours: str
+    online_portal: Optional[str]
+    help_location: Optional[str]
+    complaint_location: Optional[str]
+    source: Optional[str]
+    as_of: Optional[str]
+
+
+@dataclass
+class DepartmentRecord:
+    code: str
+    name: str
+    phone: Optional[str]
+
+
+@dataclass
+class LocationRecord:
+    code: str
+    floor: str
+    zone: str
+    windows: Optional[str]
+
+
+@dataclass
+class SituationRecord:
+    code: str
+    question: str
+    options: List[Dict[str, str]]
+
+
+@dataclass
+class MaterialRecord:
+    name: str
+    original: int
+    copies: int
+    required: bool
+    when: Optional[Dict[str, str]]
+    when_text: Optional[str]
+    note: Optional[str]
+    issued_by: Optional[str]
+    form_url: Optional[str]
+
+
+@dataclass
+class StepRecord:
+    name: str
+    detail: Optional[str]
+
+
+@dataclass
+class MatterRecord:
+    file: str
+    code: str
+    name: str
+    national_code: Optional[str]
+    type: str
+    department: str
+    basis: List[str]
+    conditions: List[str]
+    situations: List[SituationRecord]
+    materials: List[MaterialRecord]
+    steps: List[StepRecord]
+    legal_days: Optional[int]
+    legal_calendar_days: bool
+    committed_days: Optional[int]
+    time_note: Optional[str]
+    fee_free: Optional[bool]
+    fee_amount: Optional[str]
+    fee_basis: Optional[str]
+    location: str
+    hours: Optional[str]
+    phone: Optional[str]
+    online_available: bool
+    full_online: bool
+    online_url: Optional[str]
+    online_note: Optional[str]
+    visits: Optional[int]
+    flags: List[str]
+    aliases: List[str]
+    keywords: List[str]
+    related: List[str]
+    source_refs: List[str]
+    source_note: Optional[str]
+    as_of: str
+
+
+@dataclass
+class BundleRecord:
+    file: str
+    code: str
+    name: str
+    intro: Optional[str]
+    aliases: List[str]
+    keywords: List[str]
+    members: List[str]
+    location: Optional[str]
+    time_limit_days: Optional[int]
+    source_refs: List[str]
+    as_of: str
+
+
+@dataclass
+class CatalogRecords:
+    hall: Optional[HallRecord] = None
+    departments: List[DepartmentRecord] = field(default_factory=list)
+    locations: List[LocationRecord] = field(default_factory=list)
+    matters: List[MatterRecord] = field(default_factory=list)
+    bundles: List[BundleRecord] = field(default_factory=list)
+
+
+def is_code(value: str) -> bool:
+    return bool(CODE_RE.match(value))
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("https://", "http://"))
+
+
+def is_date(value: str) -> bool:
+    return bool(re.match(r"^\d{4}-\d{2}(-\d{2})?$", value))
+
+
+def read_hall(r: Reader) -> HallRecord:
+    return HallRecord(
+        name=r.text("name"), city=r.text("city"), address=r.text("address", False),
+        phone=r.text("phone", False), hours=r.text("hours"),
+        online_portal=r.text("online_portal", False, is_url, "must start with http(s)://"),
+        help_location=r.text("help_location", False), complaint_location=r.text("complaint_location", False),
+        source=r.text("source", False), as_of=r.text("as_of", False, is_date, "YYYY-MM-DD"),
+    )
+
+
+def read_department(r: Reader) -> DepartmentRecord:
+    return DepartmentRecord(code=r.text("code", check=is_code), name=r.text("name"), phone=r.text("phone", False))
+
+
+def read_location(r: Reader) -> LocationRecord:
+    return LocationRecord(code=r.text("code", check=is_code), floor=r.text("floor"), zone=r.text("zone"),
+                          windows=r.text("windows", False))
+
+
+def read_situation(r: Reader) -> SituationRecord:
+    options = []
+    for i, raw in enumerate(r.items("options", minimum=2)):
+        o = r.child(f"options[{i}]", raw)
+        code = o.text("code", check=lambda v: bool(SITUATION_CODE_RE.match(v)), hint="lower-case ascii")
+        label = o.text("label")
+        if code and label:
+            options.append({"code": code, "label": label})
+    codes = [o["code"] for o in options]
+    if len(set(codes)) != len(codes):
+        r.fail("options", "option codes must be unique")
+    return SituationRecord(code=r.text("code", check=lambda v: bool(SITUATION_CODE_RE.match(v)),
+                                       hint="lower-case ascii"),
+                           question=r.text("question"), options=options)
+
+
+def read_material(r: Reader, situations: List[SituationRecord]) -> MaterialRecord:
+    when = r.mapping("when", required=False)
+    required = r.boolean("required")
+    when_text = r.text("when_text", False)
+    if when:
+        by_code = {s.code: s for s in situations}
+        for key, value in when.items():
+            situation = by_code.get(key)
+            if situation is None:
+                r.fail("when", f"unknown situation {key!r}")
+            elif str(value) not in {o["code"] for o in situation.options}:
+                r.fail("when", f"unknown option {value!r} of situation {key!r}")
+        when = {str(k): str(v) for k, v in when.items()}
+    if (when or required is False) and not when_text:
+        r.fail("when_text", "is required when the material is not always needed")
+    if when and required:
+        r.fail("required", "must be false when `when` is set")
+    original = r.integer("original", required=True)
+    copies = r.integer("copies", required=True)
+    if original == 0 and copies == 0:
+        r.fail("original", "original and copies cannot both be 0")
+    return MaterialRecord(
+        name=r.text("name"), original=original or 0, copies=copies or 0, required=bool(required),
+        when=when or None, when_text=when_text, note=r.text("note", False), issued_by=r.text("issued_by", False),
+        form_url=r.text("form_url", False, is_url, "must start with http(s)://"),
+    )
+
+
+def read_matter(r: Reader, file: str) -> MatterRecord:
+    situations = [read_situation(r.child(f"situations[{i}]", s)) for i, s in enumerate(r.items("situations"))]
+    if len({s.code for s in situations}) != len(situations):
+        r.fail("situations", "situation codes must be unique")
+    materials = [read_material(r.child(f"materials[{i}]", m), situations)
+                 for i, m in enumerate(r.items("materials", minimum=1))]
+    steps = []
+    for i, raw in enumerate(r.items("steps", minimum=2)):
+        s = r.child(f"steps[{i}]", raw)
+        steps.append(StepRecord(name=s.text("name"), detail=s.text("detail", False)))
+    time_limit = r.child("time_limit", r.mapping("time_limit") or {})
+    fee = r.child("fee", r.mapping("fee") or {})
+    fee_free = fee.boolean("free", required=False)
+    fee_amount = fee.text("amount", False)
+    if fee_free is False and not fee_amount:
+        fee.fail("amount", "is required when the matter is not free")
+    online = r.child("online", r.mapping("online") or {})
+    online_available = online.boolean("available")
+    full_online = online.boolean("full_online")
+    online_url = online.text("url", False, is_url, "must start with http(s)://")
+    if full_online and not online_available:
+        online.fail("full_online", "cannot be true when available is false")
+    flags = r.texts("flags")
+    for flag in flags:
+        if flag not in FLAGS:
+            r.fail("flags", f"unknown flag {flag!r} (allowed: {', '.join(sorted(FLAGS))})")
+    source = r.child("source", r.mapping("source") or {})
+    return MatterRecord(
+        file=file, code=r.text("code", check=is_code, hint="e.g. SCJG-GT-SL"), name=r.text("name"),
+        national_code=r.text("national_code", False),
+        type=r.text("type", check=lambda v: v in MATTER_TYPES, hint="one of " + "、".join(sorted(MATTER_TYPES))),
+        department=r.text("department"), basis=r.texts("basis", minimum=1),
+        conditions=r.texts("conditions", minimum=1), situations=situations, materials=materials, steps=steps,
+        legal_days=time_limit.integer("legal_days"),
+        legal_calendar_days=bool(time_limit.boolean("calendar_days", required=False)), committed_days=time_limit.integer("committed_days"),
+        time_note=time_limit.text("note", False),
+        fee_free=fee_free, fee_amount=fee_amount, fee_basis=fee.text("basis", False),
+        location=r.text("location"), hours=r.text("hours", False), phone=r.text("phone", False),
+        online_available=bool(online_available), full_online=bool(full_online), online_url=online_url,
+        online_note=online.text("note", False), visits=r.integer("visits"), flags=flags,
+        aliases=r.texts("aliases", minimum=1), keywords=r.texts("keywords"), related=r.texts("related"),
+        source_refs=source.texts("refs", minimum=1), source_note=source.text("note", False),
+        as_of=source.text("as_of", check=is_date, hint="YYYY-MM-DD"),
+    )
+
+
+def read_bundle(r: Reader, file: str) -> BundleRecord:
+    source = r.child("source", r.mapping("source") or {})
+    return BundleRecord(
+        file=file, code=r.text("code", check=is_code), name=r.text("name"), intro=r.text("intro", False),
+        aliases=r.texts("aliases", minimum=1), keywords=r.texts("keywords"), members=r.texts("members", minimum=2),
+        location=r.text("location", False), time_limit_days=r.integer("time_limit_days"),
+        source_refs=source.texts("refs", minimum=1), as_of=source.text("as_of", check=is_date, hint="YYYY-MM-DD"),
+    )

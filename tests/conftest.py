@@ -1,0 +1,152 @@
+"""Shared fixtures: the real stack (action server, Rasa, web) on free ports, and headless Chromium."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # `pytest tests` from anywhere still imports bot/
+
+from bot.run import Stack, StackError  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_ports(count: int) -> list:
+    """Distinct ports that are free right now (kept open together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture(name="free_ports")
+def free_ports_fixture():
+    """free_ports(n) -> n distinct free TCP ports on 127.0.0.1."""
+    return free_ports
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The model `make test` trained into models/; its absence is a failure, never a skip."""
+    model_dir = REPO_ROOT / "models"
+    if not any(model_dir.glob("*.tar.gz")):
+        pytest.fail(f"No trained model in {model_dir}: run `make test` (it trains first) or `make model`.")
+    return model_dir
+
+
+def load_catalog(database_url: str) -> None:
+    env = dict(os.environ, DATABASE_URL=database_url)
+    result = subprocess.run(
+        [sys.executable, "-m", "knowledge", "load"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"`python -m knowledge load` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture(scope="session")
+def catalog_database_url(tmp_path_factory) -> str:
+    """A fresh SQLite database loaded from the catalog files, for this test session only."""
+    path = tmp_path_factory.mktemp("db") / "catalog.sqlite3"
+    url = f"sqlite:///{path}"
+    load_catalog(url)
+    if not path.exists():
+        pytest.fail(f"`python -m knowledge load` did not create {path}: is DATABASE_URL honoured?")
+    return url
+
+
+def stack_env(database_url: str, log_dir: Path) -> dict:
+    rasa_port, action_port, web_port = free_ports(3)
+    return {
+        "RASA_PORT": str(rasa_port),
+        "ACTION_PORT": str(action_port),
+        "WEB_PORT": str(web_port),
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "MODEL_DIR": str(REPO_ROOT / "models"),
+        "LOG_DIR": str(log_dir),
+    }
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    web_url: str
+    rasa_url: str
+    action_url: str
+    settings: Settings
+    log_dir: Path
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory, catalog_database_url, trained_model):
+    log_dir = tmp_path_factory.mktemp("logs")
+    settings = Settings.from_env(stack_env(catalog_database_url, log_dir))
+    stack = Stack(settings)
+    try:
+        stack.start()
+    except StackError as exc:
+        pytest.fail(f"The stack did not start: {exc}")
+    try:
+        yield LiveStack(
+            web_url=settings.web_url,
+            rasa_url=settings.rasa_url,
+            action_url=settings.action_url,
+            settings=settings,
+            log_dir=log_dir,
+        )
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        context.close()

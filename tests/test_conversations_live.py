@@ -1,0 +1,121 @@
+"""Whole conversations through the running Rasa server, action server and catalog database.
+
+The expected facts are read from the catalog itself, so these tests check that what the citizen sees is
+exactly the catalog's content (complete, not invented), whatever the catalog says today.
+"""
+import uuid
+
+import pytest
+import requests
+
+from knowledge import Catalog, make_engine
+
+
+@pytest.fixture(scope="module")
+def catalog(catalog_database_url):
+    return Catalog(make_engine(catalog_database_url))
+
+
+class Conversation:
+    def __init__(self, rasa_url: str):
+        self.url = f"{rasa_url}/webhooks/rest/webhook"
+        self.sender = f"test-{uuid.uuid4().hex[:12]}"
+
+    def say(self, text: str) -> list:
+        response = requests.post(self.url, json={"sender": self.sender, "message": text}, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def text_of(self, text: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.say(text))
+
+
+@pytest.fixture
+def chat(live_stack):
+    return Conversation(live_stack.rasa_url)
+
+
+def buttons(messages) -> list:
+    return [b for m in messages for b in m.get("buttons", [])]
+
+
+def test_restaurant_question_lists_the_permits_then_gives_complete_materials(chat, catalog):
+    messages = chat.say("我想开个饭店，要办哪些证，需要带什么材料")
+    text = "\n".join(m.get("text", "") for m in messages)
+    bundle = catalog.bundle("YJS-QYZY-CY")
+    for member in bundle.members:
+        assert member.name in text
+    choices = {b["title"]: b["payload"] for b in buttons(messages)}
+    assert set(choices) == {m.name for m in bundle.members}
+
+    food = catalog.matter("SCJG-SP-JY")
+    answer = chat.text_of(choices[food.name])
+    assert f"办理「{food.name}」需要准备以下材料" in answer
+    for material, _ in food.materials_for({}):
+        assert material.name in answer
+    assert food.place.zone in answer
+
+
+def test_materials_then_follow_ups_keep_the_matter(chat, catalog):
+    fund = catalog.matter("GJJ-TQ")
+    answer = chat.text_of("公积金提取要带什么")
+    assert fund.name in answer
+    listed = [m for m, _ in fund.materials_for({})]
+    assert f"共{len(listed)}项" in answer
+    for material in listed:
+        assert material.name in answer
+    for material, conditional in fund.materials_for({}):
+        if conditional:
+            assert f"【{material.when_text}需提供】" in answer
+
+    answer = chat.text_of("那要多久？")
+    assert fund.name in answer and f"{fund.legal_days}日" in answer
+
+    answer = chat.text_of("在哪办")
+    assert fund.name in answer and fund.place.floor in answer and fund.place.zone in answer
+
+
+def test_an_ambiguous_name_is_clarified_with_buttons(chat):
+    messages = chat.say("营业执照")
+    titles = [b["title"] for b in buttons(messages)]
+    assert "个体工商户设立登记" in titles and any("公司设立登记" in t for t in titles)
+    answer = chat.text_of(next(b["payload"] for b in buttons(messages) if b["title"] == "个体工商户设立登记"))
+    assert "个体工商户设立登记" in answer
+
+
+def test_a_question_naming_no_matter_gets_the_hall(chat, catalog):
+    hall = catalog.hall()
+    assert hall.hours in chat.text_of("周六上班吗")
+
+
+def test_a_missing_fact_is_said_to_be_unknown_not_invented(chat, catalog):
+    codes = [c for c in catalog.matter_codes()
+             if catalog.matter(c).legal_days is None and catalog.matter(c).committed_days is None
+             and not catalog.matter(c).time_note]
+    if not codes:
+        pytest.fail("the catalog has no matter without a time limit; pick another unknown fact for this test")
+    matter = catalog.matter(codes[0])
+    chat.say(f'/choose_matter{{"matter":"{matter.code}"}}')
+    answer = chat.text_of("要多长时间能办完")
+    assert "暂时没有登记" in answer and matter.name in answer
+
+
+def test_aspect_buttons_answer_for_the_same_matter(chat, catalog):
+    messages = chat.say("结婚登记要带什么")
+    fee_button = next(b for b in buttons(messages) if b["payload"].startswith("/ask_fee"))
+    marriage = catalog.matter("MZJ-HY-JH")
+    answer = chat.text_of(fee_button["payload"])
+    assert marriage.name in answer and ("不收费" in answer or (marriage.fee_amount or "") in answer)
+
+
+def test_human_help_and_complaint_give_the_hall_places(chat, catalog):
+    hall = catalog.hall()
+    assert hall.help_place.zone in chat.text_of("转人工")
+    assert hall.complaint_place.zone in chat.text_of("我要投诉，跑了三趟都没办成")
+
+
+def test_greeting_thanks_goodbye_and_out_of_scope(chat):
+    assert "审前辅导助手" in chat.text_of("你好")
+    assert "不客气" in chat.text_of("谢谢")
+    assert "回答不了" in chat.text_of("今天股票涨了吗") or "没有理解" in chat.text_of("今天股票涨了吗")
+    assert "再见" in chat.text_of("再见")

@@ -1,0 +1,89 @@
+"""Matter search on the real catalog, and the `python -m knowledge search` command-line contract."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge import Catalog, MatterSearch, make_engine
+from knowledge.loader import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('search') / 'catalog.sqlite3'}")
+    load(engine)
+    return Catalog(engine)
+
+
+@pytest.fixture(scope="module")
+def search(catalog):
+    return MatterSearch.from_catalog(catalog)
+
+
+@pytest.mark.parametrize("question, code", [
+    ("房子卖了过户要啥手续", "BDC-ZY"),
+    ("公积金怎么取", "GJJ-TQ"),
+    ("孩子上户口", "GAJ-HJ-CS"),
+    ("开个小卖部要办照吗", "SCJG-GT-SL"),
+    ("营业执找丢了", "SCJG-YYZZ-BH"),          # typo
+    ("北京公积金提取多久到账", "GJJ-TQ"),        # another city in front
+    ("身份证丢了怎么办", "GAJ-SFZ-HL"),
+    ("结婚登记要带什么", "MZJ-HY-JH"),
+    ("教师资格证认定", "SPJ-JS-ZG"),
+    ("社保卡丢了", "RSJ-SBK-BH"),
+    ("失业金怎么领", "RSJ-SY-DJ"),
+    ("变更法人", "SCJG-QY-BG"),
+    ("个体户怎么注销", "SCJG-GT-ZX"),
+    ("开饭店要办啥证", "YJS-QYZY-CY"),
+    ("饭店卫生许可证怎么办", "SCJG-SP-JY"),
+    ("ＧＪＪ公积金提取", "GJJ-TQ"),              # full-width letters
+])
+def test_colloquial_questions_find_their_matter_first(search, question, code):
+    assert search.search(question, top=3)[0].code == code
+
+
+@pytest.mark.parametrize("question", [
+    "周六上班吗", "在几楼", "那要多久？", "你好", "要带什么材料", "😀😀😀", "'; DROP TABLE matter; --",
+    "hello, what is this", "", "   ",
+])
+def test_questions_without_a_matter_get_none(search, question):
+    assert search.search(question) == []
+
+
+def test_a_name_shared_by_several_matters_ranks_them_close(search):
+    first, second = search.search("营业执照", top=3)[:2]
+    assert {first.code, second.code} == {"SCJG-GT-SL", "SCJG-QY-SL"}
+    assert second.score >= 0.85 * first.score
+
+
+def test_huge_input_is_searched_without_error(search):
+    assert search.search("公积金" * 2000, top=3)[0].code == "GJJ-TQ"
+
+
+def run_cli(*args, stdin=""):
+    return subprocess.run([sys.executable, "-m", "knowledge", *args], input=stdin, capture_output=True,
+                          text=True, cwd=ROOT, timeout=120, check=True).stdout
+
+
+def test_cli_prints_ranked_candidates_as_json(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    run_cli("--database-url", url, "load")
+    result = json.loads(run_cli("--database-url", url, "search", "公积金怎么取", "--top", "3", "--json"))
+    assert 1 <= len(result) <= 3
+    assert set(result[0]) >= {"code", "name", "score"}
+    assert result[0]["code"] == "GJJ-TQ"
+    assert result == sorted(result, key=lambda c: -c["score"])
+
+
+def test_cli_batch_prints_one_json_line_per_question(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    run_cli("--database-url", url, "load")
+    lines = run_cli("--database-url", url, "search", "--batch", "--top", "3",
+                    stdin="孩子上户口\n周六上班吗\n").strip().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["question"] == "孩子上户口" and first["candidates"][0]["code"] == "GAJ-HJ-CS"
+    assert second["candidates"] == []

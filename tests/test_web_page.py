@@ -1,0 +1,200 @@
+"""The citizen page in headless Chromium against the real stack."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+QUESTION = "我想开个饭店，要办哪些证，需要带什么材料"
+BOT_ROWS = "#messages .msg.bot"
+USER_ROWS = "#messages .msg.user"
+
+
+def watch_errors(page) -> list:
+    """Collect script errors and console errors (a CSP violation is one)."""
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    return errors
+
+
+def count(page, selector) -> int:
+    return page.locator(selector).count()
+
+
+def wait_for_reply(page, bot_rows_before: int):
+    """Wait until a new bot row has arrived and the bot is no longer typing."""
+    page.wait_for_function(
+        """n => document.querySelectorAll('#messages .msg.bot').length > n
+               && document.getElementById('typing').hidden""",
+        arg=bot_rows_before,
+        timeout=60_000,
+    )
+
+
+def open_chat(page, live_stack):
+    page.goto(f"{live_stack.web_url}/")
+    wait_for_reply(page, 0)
+    greeting = page.locator(f"{BOT_ROWS} .bubble").first.inner_text()
+    assert greeting.strip(), "the greeting is empty"
+    assert count(page, USER_ROWS) == 0, "the hidden /greet payload was shown"
+
+
+def send(page, text: str):
+    before = count(page, BOT_ROWS)
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+    wait_for_reply(page, before)
+    return page.locator(BOT_ROWS).nth(before)
+
+
+def assert_links_are_safe(page):
+    for link in page.locator("#messages a").all():
+        assert re.match(r"https?://", link.get_attribute("href") or "")
+        assert link.get_attribute("target") == "_blank"
+        assert "noopener" in (link.get_attribute("rel") or "")
+
+
+def test_conversation_in_the_page(page, live_stack):
+    errors = watch_errors(page)
+    open_chat(page, live_stack)
+
+    sender = page.evaluate("() => localStorage.getItem('sqfd.sender')")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,40}", sender or "")
+
+    reply = send(page, QUESTION)
+    assert page.locator(f"{USER_ROWS} .bubble").last.inner_text() == QUESTION
+    assert reply.inner_text().strip()
+    assert page.locator("#input").input_value() == ""
+
+    chips = page.locator(f"{BOT_ROWS} .chip:not([disabled])")
+    if chips.count():
+        first = chips.first.element_handle()  # pinned: the locator would move on to newer chips
+        title = first.inner_text()
+        before = count(page, BOT_ROWS)
+        first.click()
+        wait_for_reply(page, before)
+        assert page.locator(f"{USER_ROWS} .bubble").last.inner_text() == title
+        assert first.is_disabled()
+        assert "chosen" in (first.get_attribute("class") or "")
+        assert page.locator(BOT_ROWS).nth(before).inner_text().strip()
+
+    # Typing a message retires every earlier button row.
+    rows_before = count(page, BOT_ROWS)
+    send(page, "谢谢")
+    still_enabled = page.evaluate(
+        """n => [...document.querySelectorAll('#messages .msg.bot')].slice(0, n)
+                 .flatMap(row => [...row.querySelectorAll('.chip')]).filter(c => !c.disabled).length""",
+        rows_before,
+    )
+    assert still_enabled == 0
+
+    # The same sender id is kept across a reload.
+    page.reload()
+    wait_for_reply(page, 0)
+    assert page.evaluate("() => localStorage.getItem('sqfd.sender')") == sender
+
+    assert_links_are_safe(page)
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "<script>window.__pwned=1</script><b>x</b>",
+        '<img src=x onerror="window.__pwned=2"><b>x</b>',
+        '<a href="javascript:window.__pwned=3">点我</a><b>x</b>',
+    ],
+)
+def test_markup_typed_by_a_user_is_shown_as_text(page, live_stack, attack):
+    errors = watch_errors(page)
+    open_chat(page, live_stack)
+    send(page, attack)
+    assert page.locator(f"{USER_ROWS} .bubble").last.text_content() == attack
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+    for tag in ("b", "script", "img", "iframe"):
+        assert page.locator(f"#messages {tag}").count() == 0, f"a <{tag}> element was created"
+    assert_links_are_safe(page)
+    assert errors == []
+
+
+def test_composer_keys_and_send_button(page, live_stack):
+    open_chat(page, live_stack)
+    send_button = page.locator("#send")
+    assert send_button.is_disabled()
+    page.fill("#input", "   \n  ")
+    assert send_button.is_disabled()
+    page.press("#input", "Enter")
+    assert count(page, USER_ROWS) == 0, "whitespace was sent"
+
+    page.fill("#input", "")
+    page.type("#input", "第一行")
+    page.keyboard.press("Shift+Enter")
+    page.type("#input", "第二行")
+    assert page.locator("#input").input_value() == "第一行\n第二行"
+    assert count(page, USER_ROWS) == 0, "Shift+Enter sent the message"
+    assert send_button.is_enabled()
+
+    before = count(page, BOT_ROWS)
+    send_button.click()
+    wait_for_reply(page, before)
+    bubble = page.locator(f"{USER_ROWS} .bubble").last
+    assert bubble.text_content() == "第一行\n第二行"
+    assert bubble.evaluate("el => getComputedStyle(el).whiteSpace") == "pre-wrap"
+    assert send_button.is_disabled()
+
+
+def test_messages_are_not_lost_while_the_bot_is_busy(page, live_stack):
+    open_chat(page, live_stack)
+    before = count(page, BOT_ROWS)
+    for text in ("你好", "开饭店要带什么材料", "谢谢"):
+        page.fill("#input", text)
+        page.press("#input", "Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#messages .msg.bot').length >= n + 3"
+        " && document.getElementById('typing').hidden",
+        arg=before,
+        timeout=90_000,
+    )
+    users = [t for t in page.locator(f"{USER_ROWS} .bubble").all_text_contents()]
+    assert users == ["你好", "开饭店要带什么材料", "谢谢"]
+    assert page.locator("#messages .msg.failed").count() == 0
+
+
+def test_layout_at_375px(browser, live_stack, tmp_path):
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        errors = watch_errors(page)
+        open_chat(page, live_stack)
+        send(page, QUESTION)
+        send(page, "https://www.example.gov.cn/" + "a" * 200 + " 以及 " + "长" * 120 + "1" * 80)
+
+        overflow = page.evaluate(
+            """() => ({
+                doc: document.documentElement.scrollWidth,
+                body: document.body.scrollWidth,
+                inner: window.innerWidth,
+                widest: Math.max(...[...document.querySelectorAll('#messages *')]
+                                   .map(e => e.getBoundingClientRect().right)),
+            })"""
+        )
+        assert overflow["doc"] <= overflow["inner"], overflow
+        assert overflow["body"] <= overflow["inner"], overflow
+        assert overflow["widest"] <= overflow["inner"], overflow
+
+        header = page.locator("header h1")
+        assert header.inner_text() == "审前辅导助手"
+        assert page.locator("#input").is_visible() and page.locator("#send").is_visible()
+        composer = page.locator("#composer").bounding_box()
+        assert composer["y"] + composer["height"] <= 740 + 1, "the input box is below the screen"
+
+        shot = tmp_path / "chat-375.png"
+        page.screenshot(path=str(shot), full_page=False)
+        assert shot.stat().st_size > 5_000
+        assert errors == []
+    finally:
+        context.close()
