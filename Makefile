@@ -63,8 +63,8 @@ test-conversations: setup model
 	$(RASA) test core --e2e --model models/assistant.tar.gz --stories tests/conversations \
 	  --fail-on-prediction-errors --out results/conversations
 
-bench: setup catalog
-	$(PY) -m bench.search
+bench: setup model
+	$(PY) -m bench.turn_latency
 
 clean:
 	rm -rf models var results logs .rasa

@@ -63,15 +63,25 @@ def _web_ok(status_body: Optional[tuple]) -> bool:
         return False
 
 
-def _set_parent_death_signal() -> None:
-    # Linux: if this process is killed outright, the kernel still stops the children.
+def _load_prctl():
+    # Looked up in the parent: the child, between fork and exec, should only make the call.
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _set_parent_death_signal() -> None:
+    # If this process is killed outright (SIGKILL), the kernel still stops the children.
+    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -83,6 +93,20 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_ports(count: int) -> List[int]:
+    """Distinct ports that are free right now on 127.0.0.1 (kept open together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -218,7 +242,7 @@ class Stack:
             stdout=svc.log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: we stop it as a whole, Ctrl-C reaches only us
-            preexec_fn=_set_parent_death_signal if sys.platform.startswith("linux") else None,
+            preexec_fn=_set_parent_death_signal if _PRCTL is not None else None,
         )
 
     def _died(self, svc: Service) -> StackError:

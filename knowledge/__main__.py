@@ -45,27 +45,31 @@ def _print_candidates(candidates, as_json: bool, question: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__,
+    # The common options are accepted before or after the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", default=argparse.SUPPRESS,
+                        help="default: $DATABASE_URL or var/catalog.sqlite3")
+    common.add_argument("--catalog-dir", type=Path, default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__, parents=[common],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=None, help="default: $DATABASE_URL or var/catalog.sqlite3")
-    parser.add_argument("--catalog-dir", type=Path, default=CATALOG_DIR)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("load", help="validate the catalog files and load them into the database")
-    sub.add_parser("check", help="validate the catalog files only")
-    search = sub.add_parser("search", help="rank matters for a question")
+    sub.add_parser("load", parents=[common], help="validate the catalog files and load them into the database")
+    sub.add_parser("check", parents=[common], help="validate the catalog files only")
+    search = sub.add_parser("search", parents=[common], help="rank matters for a question")
     search.add_argument("question", nargs="?")
     search.add_argument("--top", type=int, default=3)
     search.add_argument("--json", action="store_true")
     search.add_argument("--batch", action="store_true", help="one question per line on stdin, one JSON line each")
     args = parser.parse_args(argv)
-    url = args.database_url or default_database_url()
+    url = getattr(args, "database_url", None) or default_database_url()
+    catalog_dir = getattr(args, "catalog_dir", CATALOG_DIR)
 
     try:
         if args.command == "check":
-            records = read_catalog(args.catalog_dir)
+            records = read_catalog(catalog_dir)
             print(f"catalog ok: {len(records.matters)} matters, {len(records.bundles)} bundles")
         elif args.command == "load":
-            records = load(make_engine(url), args.catalog_dir)
+            records = load(make_engine(url), catalog_dir)
             print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")
         else:
             searcher = _open_search(url)

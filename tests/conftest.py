@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `pytest tests` from anywhere still imports bot/
 
-from bot.run import Stack, StackError  # noqa: E402
+from bot.run import Stack, StackError, free_ports  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,21 +30,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_ports(count: int) -> list:
-    """Distinct ports that are free right now (kept open together so they differ)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-@pytest.fixture(name="free_ports")
+@pytest.fixture(name="free_ports", scope="session")
 def free_ports_fixture():
     """free_ports(n) -> n distinct free TCP ports on 127.0.0.1."""
     return free_ports
@@ -127,8 +113,13 @@ def live_stack(tmp_path_factory, catalog_database_url, trained_model):
         stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Headless Chromium for one test module at a time.
+
+    Not session-wide: while Playwright's sync API is alive its event loop counts as running in this thread,
+    and every pytest-asyncio / aiohttp test after it would fail with "cannot be called from a running event loop".
+    """
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
@@ -150,3 +141,36 @@ def page(browser):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def web_without_rasa(tmp_path_factory):
+    """Our real web server alone, pointed at a port where no Rasa listens."""
+    import time
+    import urllib.request
+
+    web_port, dead_rasa_port = free_ports(2)
+    log = tmp_path_factory.mktemp("web-alone") / "web.log"
+    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1")
+    env.pop("RASA_URL", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("bot.web did not start:\n" + log.read_text(errors="replace"))
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -235,3 +235,20 @@ def test_startup_timeout_names_the_logs_and_kills_the_children(free_ports, tmp_p
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_settings_defaults_and_derived_urls():
+    s = Settings.from_env({})
+    assert (s.rasa_port, s.action_port, s.web_port, s.host) == (5005, 5055, 8000, "127.0.0.1")
+    assert s.database_url == f"sqlite:///{REPO_ROOT / 'var' / 'catalog.sqlite3'}"
+    assert s.model_dir == REPO_ROOT / "models" and s.log_dir == REPO_ROOT / "logs"
+    assert s.rasa_url == "http://127.0.0.1:5005"
+    assert s.action_endpoint_url == "http://127.0.0.1:5055/webhook"
+
+    public = Settings.from_env({"HOST": "0.0.0.0", "WEB_PORT": "8080", "DATABASE_URL": "postgresql://u:p@db/x"})
+    assert public.web_url == "http://127.0.0.1:8080"  # a wildcard bind address is not one to connect to
+    env = public.child_env({})
+    assert env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:5055/webhook"
+    assert env["DATABASE_URL"] == "postgresql://u:p@db/x" and env["HOST"] == "0.0.0.0"
+    with pytest.raises(Exception):
+        public.web_port = 1  # frozen

@@ -98,6 +98,24 @@ def test_conversation_in_the_page(page, live_stack):
     assert errors == []
 
 
+def test_urls_in_bot_text_become_safe_links(page, live_stack):
+    errors = watch_errors(page)
+    open_chat(page, live_stack)
+    reply = send(page, "个体户营业执照能网上办吗")
+    text = reply.locator(".bubble").first.text_content()
+    # Same stop characters as the page: whitespace, CJK text and CJK/full-width punctuation end a URL.
+    urls = [u.rstrip(".,;:!?)]}") for u in re.findall(r"https?://[^\s<>\"'\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", text)]
+    assert urls, f"expected the online-application answer to carry its entry URL: {text!r}"
+    links = reply.locator("a")
+    assert links.count() == len(urls), (text, urls)
+    for link, url in zip(links.all(), urls):
+        assert link.text_content() == url
+        assert link.get_attribute("href").rstrip("/") == url.rstrip("/")
+    assert reply.locator(".bubble").first.text_content() == text  # linkifying kept every character
+    assert_links_are_safe(page)
+    assert errors == []
+
+
 @pytest.mark.parametrize(
     "attack",
     [
@@ -198,3 +216,26 @@ def test_layout_at_375px(browser, live_stack, tmp_path):
         assert errors == []
     finally:
         context.close()
+
+
+def test_page_when_rasa_is_down(page, web_without_rasa):
+    # The apology comes from the domain (utter_service_unavailable) and the message can be re-sent.
+    page.goto(f"{web_without_rasa}/")
+    page.wait_for_selector("#messages .msg.bot .bubble")
+    apology = page.locator(f"{BOT_ROWS} .bubble").first.inner_text()
+    assert apology.strip() and apology != "\u26a0", "the domain's utter_service_unavailable was not shown"
+
+    before = count(page, BOT_ROWS)
+    page.fill("#input", "开饭店要带什么材料")
+    page.press("#input", "Enter")
+    wait_for_reply(page, before)
+    failed = page.locator("#messages .msg.user.failed")
+    failed.wait_for()
+    assert failed.locator(".bubble").inner_text() == "开饭店要带什么材料"
+    retry = failed.locator("button.retry")
+    assert retry.is_visible()
+    before = count(page, BOT_ROWS)
+    retry.click()
+    wait_for_reply(page, before)
+    assert page.locator("#messages .msg.user").count() == 1, "a retry must not duplicate the message"
+    assert page.locator("#messages .msg.user.failed button.retry").count() == 1

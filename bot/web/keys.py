@@ -18,6 +18,11 @@ TEXTS = web.AppKey("texts", dict)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 
 
+def domain_messages(texts: dict, response: str) -> list:
+    """A domain response as the page's message list (for replies the web server gives itself)."""
+    return [{"text": response_text(texts, response), "buttons": [], "image": None}]
+
+
 def unavailable_messages(texts: dict) -> list:
-    """The apology a citizen sees when Rasa cannot answer, in the page's message shape."""
-    return [{"text": response_text(texts, "utter_service_unavailable"), "buttons": [], "image": None}]
+    """The apology a citizen sees when Rasa cannot answer."""
+    return domain_messages(texts, "utter_service_unavailable")

@@ -26,8 +26,10 @@ def _bad_request(error: str, status: int = 400) -> web.Response:
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    response = web.FileResponse(keys.STATIC_DIR / "index.html")
-    response.headers["Cache-Control"] = "no-cache"
+    response = web.FileResponse(
+        keys.STATIC_DIR / "index.html",
+        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
+    )
     return response
 
 
@@ -72,6 +74,10 @@ async def chat(request: web.Request) -> web.Response:
             },
             status=503,
         )
+    if not messages:
+        # Rasa answers 200 with nothing when an action failed: never leave the person in silence.
+        logger.warning("empty reply from Rasa for sender %s", mask_personal_data(sender))
+        messages = keys.domain_messages(request.app[keys.TEXTS], "utter_no_reply")
     logger.info(
         "turn sender=%s message=%r replies=%d ms=%d",
         mask_personal_data(sender),
