@@ -15,7 +15,7 @@ def catalog() -> Catalog:
     global _catalog
     with _lock:
         if _catalog is None:
-            _catalog = Catalog(make_engine())
+            _catalog = Catalog(make_engine(), cache=True)
         return _catalog
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
+from knowledge.db import EMBEDDED_DATABASE_URL
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,7 +53,7 @@ class Settings:
     action_port: int = 5055
     web_port: int = 8000
     host: str = "127.0.0.1"
-    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.sqlite3'}"
+    database_url: str = EMBEDDED_DATABASE_URL
     model_dir: Path = REPO_ROOT / "models"
     log_dir: Path = REPO_ROOT / "logs"
     project_dir: Path = REPO_ROOT

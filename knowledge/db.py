@@ -9,10 +9,11 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.sqlite3'}"
 
 
 def default_database_url() -> str:
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{REPO_ROOT / 'var' / 'catalog.sqlite3'}"
+    return os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL
 
 
 def make_engine(url: Optional[str] = None) -> Engine:

@@ -19,10 +19,24 @@ def _place(location: Optional[models.Location]) -> Optional[PlaceView]:
 
 
 class Catalog:
-    def __init__(self, engine: Engine):
+    """Reads the catalog. With cache=True, views are kept for the life of the object: right for a
+    server process, where the catalog changes only with a reload and restart."""
+
+    def __init__(self, engine: Engine, cache: bool = False):
         self.engine = engine
+        self._cache: Optional[dict] = {} if cache else None
+
+    def _cached(self, key: tuple, load):
+        if self._cache is None:
+            return load()
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
 
     def hall(self) -> HallView:
+        return self._cached(("hall",), self._load_hall)
+
+    def _load_hall(self) -> HallView:
         with Session(self.engine) as session:
             hall = session.get(models.Hall, 1)
             if hall is None:
@@ -40,6 +54,9 @@ class Catalog:
             return list(session.scalars(select(models.Matter.code).order_by(models.Matter.code)))
 
     def matter(self, code: str) -> Optional[MatterView]:
+        return self._cached(("matter", code), lambda: self._load_matter(code))
+
+    def _load_matter(self, code: str) -> Optional[MatterView]:
         query = (select(models.Matter).where(models.Matter.code == code)
                  .options(selectinload(models.Matter.situations), selectinload(models.Matter.materials),
                           selectinload(models.Matter.steps), selectinload(models.Matter.department),
@@ -76,6 +93,9 @@ class Catalog:
                 source_refs=tuple(m.source_refs), as_of=m.as_of)
 
     def bundle(self, code: str) -> Optional[BundleView]:
+        return self._cached(("bundle", code), lambda: self._load_bundle(code))
+
+    def _load_bundle(self, code: str) -> Optional[BundleView]:
         with Session(self.engine) as session:
             b = session.get(models.Bundle, code)
             if b is None:
