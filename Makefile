@@ -5,18 +5,18 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-RASA := $(VENV)/bin/rasa
+RASA := $(PY) -m rasa  # -m puts the project on sys.path for our custom components
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
 CATALOG_FILES := $(shell find knowledge/catalog -name '*.yml' 2>/dev/null)
 KNOWLEDGE_CODE := $(wildcard knowledge/*.py)
-TRAINING_FILES := domain.yml config.yml $(shell find data -name '*.yml' ! -name '*.generated.yml' 2>/dev/null)
-GENERATED_NLU := data/nlu/catalog.generated.yml var/jieba/catalog.txt
+TRAINING_FILES := domain.yml config.yml $(wildcard bot/nlu/*.py) $(shell find data -name '*.yml' 2>/dev/null)
+GENERATED_NLU := var/jieba/catalog.txt
 MODEL_STAMP := models/.trained
 
-.PHONY: run test setup catalog model nlu-data test-python test-conversations bench clean help
+.PHONY: run test setup catalog model retrain nlu-data test-python test-conversations bench bench-recognition clean help
 
 help:
 	@echo "make run   - set up and start the assistant (http://localhost:8000/)"
@@ -25,7 +25,7 @@ help:
 run: setup catalog model
 	$(PY) -m bot.run
 
-test: setup model
+test: setup catalog model
 	$(MAKE) -k test-python test-conversations
 
 setup: $(VENV)/.installed
@@ -45,26 +45,35 @@ catalog: setup
 
 nlu-data: $(GENERATED_NLU)
 
-$(GENERATED_NLU) &: $(CATALOG_FILES) $(KNOWLEDGE_CODE) bot/nlu/generate.py $(VENV)/.installed
+$(GENERATED_NLU): $(CATALOG_FILES) $(KNOWLEDGE_CODE) bot/nlu/generate.py $(VENV)/.installed
 	$(PY) -m bot.nlu.generate
-	@touch $(GENERATED_NLU)
+	@touch $@
 
 model: $(MODEL_STAMP)
 
-$(MODEL_STAMP): $(TRAINING_FILES) $(GENERATED_NLU) $(VENV)/.installed
+# The jieba dictionary is order-only: a catalog change needs no retraining (matters are recognised from the
+# catalog at run time); `make retrain` refreshes the dictionary inside the model when wanted.
+$(MODEL_STAMP): $(TRAINING_FILES) $(VENV)/.installed | $(GENERATED_NLU)
 	$(RASA) train --out models --fixed-model-name assistant
 	touch $@
+
+retrain: setup nlu-data
+	$(RASA) train --force --out models --fixed-model-name assistant
+	touch $(MODEL_STAMP)
 
 test-python: setup model
 	$(PY) -m pytest tests -p no:cacheprovider
 
 # Conversation tests on the trained model: real user texts through NLU and dialogue policies.
-test-conversations: setup model
+test-conversations: setup catalog model
 	$(RASA) test core --e2e --model models/assistant.tar.gz --stories tests/conversations \
 	  --fail-on-prediction-errors --out results/conversations
 
 bench: setup model
 	$(PY) -m bench.turn_latency
+
+bench-recognition: setup model
+	$(PY) -m bench.recognition --cross-validation
 
 clean:
 	rm -rf models var results logs .rasa

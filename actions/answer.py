@@ -35,9 +35,9 @@ class ActionAnswer(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         fragments = Fragments(domain)
-        catalog, search = catalog_access.catalog(), catalog_access.search()
+        catalog = catalog_access.catalog()
         aspect = requested_aspect(tracker)
-        resolution = resolve(tracker, catalog, search)
+        resolution = resolve(tracker, catalog)
         logger.info("aspect=%s resolution=%s code=%s", aspect, resolution.kind, resolution.code)
 
         if resolution.kind == "ambiguous":
@@ -63,6 +63,9 @@ class ActionAnswer(Action):
             hall = catalog_access.catalog().hall()
             response = "utter_hall_hours" if aspect == "hours" else "utter_hall_location"
             dispatcher.utter_message(response=response, **hall_values(hall, fragments))
+            return []
+        if intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
             return []
         if aspect == OVERVIEW and intent != "inform_matter":
             dispatcher.utter_message(response="utter_default")

@@ -1,4 +1,5 @@
-"""Finds which matter (or bundle) a message is about: button payload, catalog search, then context."""
+"""Finds which matter (or bundle) a message is about: button payload, the ranking the NLU component
+CatalogMatterExtractor put in the message, then the matter of the conversation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,10 +7,10 @@ from typing import List, Optional
 
 from rasa_sdk import Tracker
 
-from knowledge import Candidate, Catalog, MatterSearch
+from knowledge import Candidate, Catalog
 
 # Candidates scoring at least this share of the best one are too close to pick between: ask.
-AMBIGUITY_RATIO = 0.85
+AMBIGUITY_RATIO = 0.93
 
 
 @dataclass
@@ -20,16 +21,19 @@ class Resolution:
     from_context: bool = False
 
 
-def _matter_entities(tracker: Tracker, from_payload: bool) -> List[str]:
-    """Button payloads carry entities without an extractor; NLU-extracted ones name theirs."""
+PAYLOAD_EXTRACTORS = (None, "RegexMessageHandler")  # how Rasa marks entities parsed from "/intent{...}"
+
+
+def _payload_codes(tracker: Tracker) -> List[str]:
+    """Matter codes a button payload carried (not what the NLU recognised in free text)."""
     return [entity["value"].strip() for entity in tracker.latest_message.get("entities", [])
             if entity.get("entity") == "matter" and isinstance(entity.get("value"), str)
-            and (entity.get("extractor") is None) == from_payload]
+            and entity.get("extractor") in PAYLOAD_EXTRACTORS]
 
 
-def _message_text(tracker: Tracker) -> str:
-    text = tracker.latest_message.get("text") or ""
-    return "" if text.startswith("/") else text
+def _ranked_candidates(tracker: Tracker) -> List[Candidate]:
+    ranked = tracker.latest_message.get("matter_candidates") or []
+    return [Candidate(kind=c["kind"], code=c["code"], name=c["name"], score=float(c["score"])) for c in ranked]
 
 
 def _first_known(codes: List[str], catalog: Catalog) -> Optional[Resolution]:
@@ -41,17 +45,13 @@ def _first_known(codes: List[str], catalog: Catalog) -> Optional[Resolution]:
     return None
 
 
-def resolve(tracker: Tracker, catalog: Catalog, search: MatterSearch) -> Resolution:
-    explicit = _first_known(_matter_entities(tracker, from_payload=True), catalog)
+def resolve(tracker: Tracker, catalog: Catalog) -> Resolution:
+    explicit = _first_known(_payload_codes(tracker), catalog)
     if explicit:
         return explicit
-    candidates = search.search(_message_text(tracker), top=3)
+    candidates = _ranked_candidates(tracker)
     if candidates:
         return _pick(candidates, catalog)
-    # A catalog term the lookup table found but too weak for the search threshold (e.g. a bare short name).
-    extracted = _first_known(_matter_entities(tracker, from_payload=False), catalog)
-    if extracted:
-        return extracted
     current = tracker.get_slot("matter")
     if current and catalog.matter(current) is not None:
         return Resolution("matter", current, from_context=True)

@@ -4,8 +4,10 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -149,6 +151,14 @@ class Stack:
         self.startup_timeout = settings.startup_timeout if startup_timeout is None else startup_timeout
         self.stop_grace = stop_grace
         self._stop_requested = False  # a plain flag: set from a signal handler, so no locks
+        # The web server's internal handoff API: loopback only, a port and a shared secret for this run.
+        settings = dataclasses.replace(
+            settings,
+            handoff_port=settings.handoff_port or free_ports(1)[0],
+            handoff_secret=settings.handoff_secret or secrets.token_urlsafe(32),
+        )
+        self.settings = settings
+        self._env: Optional[dict] = None
         s = settings
         log = s.log_dir
         self.services = [
@@ -197,9 +207,9 @@ class Stack:
 
     def _preflight(self) -> None:
         s = self.settings
-        ports = [svc.port for svc in self.services]
+        ports = [svc.port for svc in self.services] + [s.handoff_port]
         if len(set(ports)) != len(ports):
-            raise StackError(f"RASA_PORT, ACTION_PORT and WEB_PORT must differ, got {ports}")
+            raise StackError(f"RASA_PORT, ACTION_PORT, WEB_PORT and HANDOFF_PORT must differ, got {ports}")
         if not s.model_dir.is_dir() or not any(s.model_dir.glob("*.tar.gz")):
             raise StackError(f"No trained model in {s.model_dir}. Train one first (make train).")
         for name in ("credentials.yml", "endpoints.yml", "domain.yml"):
@@ -212,6 +222,9 @@ class Stack:
                     f"Port {svc.port} for the {svc.title} is already in use. "
                     f"Stop whatever uses it or choose another port with {variable}=..."
                 )
+        if not port_is_free("127.0.0.1", s.handoff_port):
+            raise StackError(f"Port {s.handoff_port} for the internal handoff API is already in use. "
+                             "Choose another one with HANDOFF_PORT=...")
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -220,6 +233,7 @@ class Stack:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         env = self.settings.child_env()
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network calls from a government server
+        self._env = env
         try:
             for svc in self.services:
                 self._launch(svc, env)
@@ -244,6 +258,54 @@ class Stack:
             start_new_session=True,  # own process group: we stop it as a whole, Ctrl-C reaches only us
             preexec_fn=_set_parent_death_signal if _PRCTL is not None else None,
         )
+
+    def service(self, name: str) -> Service:
+        return next(svc for svc in self.services if svc.name == name)
+
+    def restart(self, name: str, timeout: Optional[float] = None) -> None:
+        """Stop one process (SIGTERM, then SIGKILL) and start it again; wait until it is healthy.
+
+        For operators and for the durability tests: the others keep running, the handoff keeps its state.
+        Call it from the thread that started the stack: children get SIGTERM when their parent *thread* ends.
+        """
+        self.kill(name, signal.SIGTERM)
+        self.launch(name)
+        self.wait_service(name, timeout)
+
+    def launch(self, name: str) -> None:
+        """Start one stopped process again, without waiting for it (see restart())."""
+        if self._env is None:
+            raise StackError("the stack is not started")
+        svc = self.service(name)
+        if svc.running():
+            raise StackError(f"the {svc.title} is still running")
+        self._launch(svc, self._env)
+
+    def wait_service(self, name: str, timeout: Optional[float] = None) -> None:
+        svc = self.service(name)
+        deadline = time.monotonic() + (self.startup_timeout if timeout is None else timeout)
+        while not svc.healthy(_http_get(svc.health_url)):
+            if not svc.running():
+                raise self._died(svc)
+            if time.monotonic() > deadline:
+                raise StackError(f"The {svc.title} is not healthy again (see {svc.log_path})")
+            time.sleep(0.2)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop one process (and its group) without starting it again."""
+        svc = self.service(name)
+        if svc.proc is None:
+            return
+        _signal_group(svc.proc.pid, sig)
+        try:
+            svc.proc.wait(timeout=self.stop_grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(svc.proc.pid, signal.SIGKILL)
+            svc.proc.wait()
+        _signal_group(svc.proc.pid, signal.SIGKILL)
+        if svc.log_file is not None:
+            svc.log_file.close()
+            svc.log_file = None
 
     def _died(self, svc: Service) -> StackError:
         tail = log_tail(svc.log_path)
@@ -310,7 +372,8 @@ class Stack:
 
     def urls(self) -> dict:
         s = self.settings
-        return {"web": f"{s.web_url}/", "rasa": f"{s.rasa_url}/", "actions": f"{s.action_url}/"}
+        return {"web": f"{s.web_url}/", "console": f"{s.web_url}/console", "rasa": f"{s.rasa_url}/",
+                "actions": f"{s.action_url}/"}
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -354,6 +417,7 @@ def main() -> int:
     print(
         "\n审前辅导助手 is running.\n"
         f"  Citizen page:   {urls['web']}\n"
+        f"  Helper console: {urls['console']} (accounts: python -m bot.console add-helper ...)\n"
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
         + ("  (listening on all network interfaces)\n" if wildcard else "")

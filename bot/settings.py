@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -41,6 +41,27 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _optional_port(env: Mapping[str, str], name: str) -> Optional[int]:
+    return _port(env, name, 0) or None
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     raw = env.get(name, "").strip()
     # Absolute paths, so child processes with another cwd see the same files.
@@ -61,6 +82,16 @@ class Settings:
     startup_timeout: float = 300.0
     # Set only when Rasa runs elsewhere (scale-out); otherwise derived from host and port.
     rasa_url_override: Optional[str] = None
+    # ---- handoff (帮办代办) ----
+    # The web server's internal handoff API listens on 127.0.0.1 only, on this port, and wants this secret.
+    # `python -m bot.run` picks a free port and a new secret for every run unless these are set.
+    handoff_port: Optional[int] = None
+    handoff_secret: str = field(default="", repr=False)
+    handoff_config: Path = REPO_ROOT / "bot" / "handoff" / "handoff.yml"
+    # Tickets, helpers and sessions; the catalog's database unless set.
+    handoff_database_url: Optional[str] = None
+    console_session_minutes: int = 480
+    console_secure_cookie: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -75,6 +106,12 @@ class Settings:
             log_dir=_path(env, "LOG_DIR", defaults.log_dir),
             startup_timeout=_seconds(env, "STARTUP_TIMEOUT", defaults.startup_timeout),
             rasa_url_override=(env.get("RASA_URL", "").strip().rstrip("/") or None),
+            handoff_port=_optional_port(env, "HANDOFF_PORT"),
+            handoff_secret=env.get("HANDOFF_SECRET", "").strip(),
+            handoff_config=_path(env, "HANDOFF_CONFIG", defaults.handoff_config),
+            handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
+            console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
+            console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
         )
 
     @property
@@ -102,6 +139,15 @@ class Settings:
         return f"http://{self.connect_host}:{self.web_port}"
 
     @property
+    def handoff_url(self) -> Optional[str]:
+        """The internal handoff API of the web server (always on the loopback interface)."""
+        return f"http://127.0.0.1:{self.handoff_port}" if self.handoff_port else None
+
+    @property
+    def handoff_db_url(self) -> str:
+        return self.handoff_database_url or self.database_url
+
+    @property
     def domain_path(self) -> Path:
         return self.project_dir / "domain.yml"
 
@@ -121,4 +167,12 @@ class Settings:
         )
         if self.rasa_url_override:
             env["RASA_URL"] = self.rasa_url_override
+        if self.handoff_port:
+            env["HANDOFF_PORT"] = str(self.handoff_port)
+            env["HANDOFF_URL"] = self.handoff_url
+        if self.handoff_secret:
+            env["HANDOFF_SECRET"] = self.handoff_secret
+        env["HANDOFF_CONFIG"] = str(self.handoff_config)
+        if self.handoff_database_url:
+            env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         return env

@@ -1,7 +1,28 @@
 """The matter catalog: files under catalog/ loaded into SQL, queried and searched. Knows nothing of Rasa."""
+from typing import Optional
+
+from sqlalchemy.exc import OperationalError
+
 from .db import default_database_url, make_engine
 from .repository import Catalog
 from .schema import CatalogError
 from .search import Candidate, MatterSearch
 
-__all__ = ["Catalog", "CatalogError", "Candidate", "MatterSearch", "default_database_url", "make_engine"]
+
+def open_catalog(url: Optional[str] = None, cache: bool = False) -> Catalog:
+    """The catalog in the database at `url` (default $DATABASE_URL); when that database has not been
+    loaded, an in-memory copy read from the catalog files, so tools and tests work without a load step."""
+    catalog = Catalog(make_engine(url), cache=cache)
+    try:
+        catalog.hall()
+        return catalog
+    except (LookupError, OperationalError):
+        from .loader import load
+
+        engine = make_engine("sqlite://")
+        load(engine)
+        return Catalog(engine, cache=cache)
+
+
+__all__ = ["Catalog", "CatalogError", "Candidate", "MatterSearch", "default_database_url", "make_engine",
+           "open_catalog"]

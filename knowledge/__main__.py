@@ -12,25 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
-
 from .db import default_database_url, make_engine
 from .loader import CATALOG_DIR, load, read_catalog
-from .repository import Catalog
+from . import open_catalog
 from .schema import CatalogError
 from .search import MatterSearch
-
-
-def _open_search(url: str) -> MatterSearch:
-    catalog = Catalog(make_engine(url))
-    try:
-        catalog.hall()
-    except (LookupError, OperationalError):
-        # No loaded database: search the files directly through an in-memory copy.
-        engine = make_engine("sqlite://")
-        load(engine)
-        catalog = Catalog(engine)
-    return MatterSearch.from_catalog(catalog)
 
 
 def _print_candidates(candidates, as_json: bool, question: str) -> None:
@@ -72,7 +58,7 @@ def main(argv=None) -> int:
             records = load(make_engine(url), catalog_dir)
             print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")
         else:
-            searcher = _open_search(url)
+            searcher = MatterSearch.from_catalog(open_catalog(url))
             if args.batch:
                 for line in sys.stdin:
                     candidates = searcher.search(line.strip(), top=args.top)

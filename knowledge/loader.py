@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import models
+from .text import normalize
 from .schema import (CatalogError, CatalogIssue, CatalogRecords, Reader, read_bundle, read_department,
                      read_hall, read_location, read_matter)
 
@@ -79,7 +80,17 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
             label = raw.get("code") if isinstance(raw, dict) and raw.get("code") else f"bundles[{i}]"
             records.bundles.append(read_bundle(Reader(issues, bundles_path.name, str(label), raw), bundles_path.name))
 
+    ambiguous_path = directory / "ambiguous.yml"
+    if ambiguous_path.exists():
+        data = _parse_yaml(ambiguous_path, issues, ambiguous_path.name) or {}
+        terms = data.get("ambiguous_terms") if isinstance(data, dict) else None
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            issues.append(CatalogIssue(ambiguous_path.name, "", "ambiguous_terms", "must be a list of texts"))
+        else:
+            records.ambiguous_terms = terms
+
     issues.extend(_cross_reference_issues(records))
+    issues.extend(_shared_term_issues(records))
     if issues:
         raise CatalogError(issues)
     return records
@@ -126,6 +137,25 @@ def _cross_reference_issues(records: CatalogRecords) -> List[CatalogIssue]:
     return issues
 
 
+def _shared_term_issues(records: CatalogRecords) -> List[CatalogIssue]:
+    """A term that names several matters must be declared ambiguous, so the bot asks instead of guessing."""
+    owners = {}
+    for target in list(records.matters) + list(records.bundles):
+        for term in {normalize(t) for t in [target.name] + target.aliases + target.keywords}:
+            owners.setdefault(term, []).append(target)
+    declared = {normalize(t) for t in records.ambiguous_terms}
+    issues = []
+    for term, targets in sorted(owners.items()):
+        if len(targets) > 1 and term not in declared:
+            codes = ", ".join(t.code for t in targets)
+            issues.append(CatalogIssue(targets[0].file, targets[0].code, "aliases",
+                                       f"{term!r} also names {codes}: make it specific or list it in ambiguous.yml"))
+    for term in sorted(declared - {t for t, targets in owners.items() if len(targets) > 1}):
+        issues.append(CatalogIssue("ambiguous.yml", "", "ambiguous_terms",
+                                   f"{term!r} is not shared by several matters"))
+    return issues
+
+
 def write_catalog(engine: Engine, records: CatalogRecords) -> None:
     """Replaces the whole catalog in one transaction, so readers never see a half-loaded state."""
     models.Base.metadata.create_all(engine)
@@ -153,6 +183,9 @@ def write_catalog(engine: Engine, records: CatalogRecords) -> None:
                                       time_limit_days=b.time_limit_days, source_refs=b.source_refs, as_of=b.as_of))
             session.add_all(models.BundleMember(bundle_code=b.code, matter_code=c, position=i)
                             for i, c in enumerate(b.members))
+            session.add_all(models.BundleMaterial(bundle_code=b.code, position=i, name=x.name, original=x.original,
+                                                  copies=x.copies, matters=x.matters, note=x.note)
+                            for i, x in enumerate(b.materials))
             session.add_all(_terms("bundle", b.code, b.name, b.aliases, b.keywords))
 
 

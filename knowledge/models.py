@@ -143,3 +143,17 @@ class BundleMember(Base):
     bundle_code = Column(String(40), ForeignKey("bundle.code"), nullable=False, index=True)
     matter_code = Column(String(40), ForeignKey("matter.code"), nullable=False)
     position = Column(Integer, nullable=False)
+
+
+class BundleMaterial(Base):
+    """One item of a bundle's merged material list: shared items once, with the matters needing them."""
+
+    __tablename__ = "bundle_material"
+    id = Column(Integer, primary_key=True)
+    bundle_code = Column(String(40), ForeignKey("bundle.code"), nullable=False, index=True)
+    position = Column(Integer, nullable=False)
+    name = Column(Text, nullable=False)
+    original = Column(Integer, nullable=False)
+    copies = Column(Integer, nullable=False)
+    matters = Column(JSON, nullable=False)
+    note = Column(Text)

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
 from . import models
-from .views import (BundleView, HallView, MaterialView, MatterRef, MatterView, PlaceView, SituationView,
+from .views import (BundleMaterialView, BundleView, HallView, MaterialView, MatterRef, MatterView, PlaceView, SituationView,
                     StepView)
 
 
@@ -105,9 +105,15 @@ class Catalog:
                 .join(models.BundleMember, models.BundleMember.matter_code == models.Matter.code)
                 .where(models.BundleMember.bundle_code == code).order_by(models.BundleMember.position)).all()
             location = session.get(models.Location, b.location_code) if b.location_code else None
+            materials = session.scalars(select(models.BundleMaterial)
+                                        .where(models.BundleMaterial.bundle_code == code)
+                                        .order_by(models.BundleMaterial.position)).all()
             return BundleView(code=b.code, name=b.name, intro=b.intro,
-                              members=tuple(MatterRef(c, n) for c, n in members), place=_place(location),
-                              time_limit_days=b.time_limit_days)
+                              members=tuple(MatterRef(c, n) for c, n in members),
+                              materials=tuple(BundleMaterialView(name=x.name, original=x.original, copies=x.copies,
+                                                                 matters=tuple(x.matters), note=x.note)
+                                              for x in materials),
+                              place=_place(location), time_limit_days=b.time_limit_days)
 
     def terms(self) -> List[tuple]:
         """(target_kind, target_code, target_name, term_kind, text) for every name, alias and keyword."""

@@ -212,6 +212,15 @@ class MatterRecord:
 
 
 @dataclass
+class BundleMaterialRecord:
+    name: str
+    original: int
+    copies: int
+    matters: List[str]  # member matters that need it (shared items are listed once)
+    note: Optional[str]
+
+
+@dataclass
 class BundleRecord:
     file: str
     code: str
@@ -220,6 +229,7 @@ class BundleRecord:
     aliases: List[str]
     keywords: List[str]
     members: List[str]
+    materials: List[BundleMaterialRecord]
     location: Optional[str]
     time_limit_days: Optional[int]
     source_refs: List[str]
@@ -233,6 +243,7 @@ class CatalogRecords:
     locations: List[LocationRecord] = field(default_factory=list)
     matters: List[MatterRecord] = field(default_factory=list)
     bundles: List[BundleRecord] = field(default_factory=list)
+    ambiguous_terms: List[str] = field(default_factory=list)
 
 
 def is_code(value: str) -> bool:
@@ -358,9 +369,22 @@ def read_matter(r: Reader, file: str) -> MatterRecord:
 
 def read_bundle(r: Reader, file: str) -> BundleRecord:
     source = r.child("source", r.mapping("source") or {})
+    members = r.texts("members", minimum=2)
+    materials = []
+    for i, raw in enumerate(r.items("materials")):
+        m = r.child(f"materials[{i}]", raw)
+        original, copies = m.integer("original", required=True), m.integer("copies", required=True)
+        if original == 0 and copies == 0:
+            m.fail("original", "original and copies cannot both be 0")
+        needed_by = m.texts("for", minimum=1)
+        for code in needed_by:
+            if code not in members:
+                m.fail("for", f"{code!r} is not a member of the bundle")
+        materials.append(BundleMaterialRecord(name=m.text("name"), original=original or 0, copies=copies or 0,
+                                              matters=needed_by, note=m.text("note", False)))
     return BundleRecord(
         file=file, code=r.text("code", check=is_code), name=r.text("name"), intro=r.text("intro", False),
-        aliases=r.texts("aliases", minimum=1), keywords=r.texts("keywords"), members=r.texts("members", minimum=2),
-        location=r.text("location", False), time_limit_days=r.integer("time_limit_days"),
+        aliases=r.texts("aliases", minimum=1), keywords=r.texts("keywords"), members=members,
+        materials=materials, location=r.text("location", False), time_limit_days=r.integer("time_limit_days"),
         source_refs=source.texts("refs", minimum=1), as_of=source.text("as_of", check=is_date, hint="YYYY-MM-DD"),
     )

@@ -7,13 +7,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Tuple
 
-from .text import add_words, features, normalize, segments
+from .text import BUNDLE_CUES, add_words, features, normalize, segments
 
 K1, B = 1.2, 0.5
 TERM_WEIGHT = {"name": 1.0, "alias": 1.0, "keyword": 0.7}
 PHRASE_BONUS = 1.5   # per character of the longest whole term found in the question
-EXACT_FACTOR = 2.0
+EXACT_SCORE = 1000.0
 MIN_SCORE = 4.0      # below this a question names no matter
+MIN_COVERAGE = 0.34
+BUNDLE_CUE_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class MatterSearch:
         """terms: (target_kind, target_code, target_name, term_kind, text) rows, as Catalog.terms() gives."""
         self._targets: Dict[str, Tuple[str, str]] = {}
         self._phrases: Dict[str, List[Tuple[str, float]]] = defaultdict(list)
+        self._term_features: Dict[str, List[frozenset]] = defaultdict(list)
         docs: Dict[str, Counter] = defaultdict(Counter)
         words = []
         for target_kind, code, name, term_kind, text in terms:
@@ -41,7 +44,10 @@ class MatterSearch:
             if len(phrase) >= 2:
                 self._phrases[code].append((phrase, weight))
             words.append(text)
-            for feature in set(features(text)):
+            term_features = frozenset(features(text))
+            if term_features:
+                self._term_features[code].append(term_features)
+            for feature in term_features:
                 docs[code][feature] += weight
         add_words(words)
         self._docs = dict(docs)
@@ -73,15 +79,34 @@ class MatterSearch:
                 tf = self._docs[code][feature]
                 norm = K1 * (1 - B + B * self._lengths[code] / self._average_length)
                 scores[code] += idf * tf * (K1 + 1) / (tf + norm)
-        compact = "".join(segments(normalize(question)))
+        normalized = normalize(question)
+        if any(cue in normalized for cue in BUNDLE_CUES):
+            # "一起办", "都要办哪些": the person asks for the whole 一件事, not one of its members.
+            for code in scores:
+                if self._targets[code][0] == "bundle":
+                    scores[code] *= BUNDLE_CUE_FACTOR
+        compact = "".join(segments(normalized))
         for code in list(scores):
-            # A term that is the whole question counts double: "营业执照" means the matters called so.
-            longest = max((len(p) * w * (EXACT_FACTOR if p == compact else 1.0)
-                           for p, w in self._phrases[code] if p in compact), default=0.0)
+            longest = max((len(p) * w for p, w in self._phrases[code] if p in compact), default=0.0)
             scores[code] += PHRASE_BONUS * longest
+            # A term that is the whole question settles it: "营业执照" means the matters called so, all
+            # equally (terms shared on purpose are declared in ambiguous.yml), so they tie and the bot asks.
+            if any(p == compact for p, _ in self._phrases[code]):
+                scores[code] = EXACT_SCORE
         return scores
 
-    def search(self, question: str, top: int = 3, min_score: float = MIN_SCORE) -> List[Candidate]:
+    def coverage(self, code: str, query_features: frozenset) -> float:
+        """How much of the best-matching term of a target the question contains (0..1)."""
+        return max((len(term & query_features) / len(term) for term in self._term_features[code]), default=0.0)
+
+    def search(self, question: str, top: int = 3, min_score: float = MIN_SCORE,
+               min_coverage: float = MIN_COVERAGE) -> List[Candidate]:
+        query_features = frozenset(features(question))
         ranked = sorted(self.scores(question).items(), key=lambda item: (-item[1], item[0]))
+        # A high score from one rare shared word is not enough: the best candidate must have a good part of
+        # one of its own terms in the question (this keeps "周末有人上班吗" or "坐几路公交" away from matters).
+        ranked = [(code, score) for code, score in ranked if score >= min_score]
+        while ranked and self.coverage(ranked[0][0], query_features) < min_coverage:
+            ranked.pop(0)
         return [Candidate(kind=self._targets[code][0], code=code, name=self._targets[code][1], score=score)
-                for code, score in ranked[:top] if score >= min_score]
+                for code, score in ranked[:top]]

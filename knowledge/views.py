@@ -126,10 +126,20 @@ class MatterView:
 
 
 @dataclass(frozen=True)
+class BundleMaterialView:
+    name: str
+    original: int
+    copies: int
+    matters: Tuple[str, ...]
+    note: Optional[str]
+
+
+@dataclass(frozen=True)
 class BundleView:
     code: str
     name: str
     intro: Optional[str]
     members: Tuple[MatterRef, ...]
+    materials: Tuple[BundleMaterialView, ...]
     place: Optional[PlaceView]
     time_limit_days: Optional[int]

@@ -71,7 +71,9 @@ def catalog_database_url(tmp_path_factory) -> str:
 
 
 def stack_env(database_url: str, log_dir: Path) -> dict:
-    rasa_port, action_port, web_port = free_ports(3)
+    import secrets
+
+    rasa_port, action_port, web_port, handoff_port = free_ports(4)
     return {
         "RASA_PORT": str(rasa_port),
         "ACTION_PORT": str(action_port),
@@ -80,6 +82,11 @@ def stack_env(database_url: str, log_dir: Path) -> dict:
         "DATABASE_URL": database_url,
         "MODEL_DIR": str(REPO_ROOT / "models"),
         "LOG_DIR": str(log_dir),
+        # Handoff: helpers answer around the clock in the test stacks (see the file).
+        "HANDOFF_CONFIG": str(REPO_ROOT / "tests" / "fixtures" / "handoff.yml"),
+        # Known to the tests, so they can open tickets through the internal API as the action server does.
+        "HANDOFF_PORT": str(handoff_port),
+        "HANDOFF_SECRET": secrets.token_urlsafe(24),
     }
 
 

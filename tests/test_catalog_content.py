@@ -20,9 +20,37 @@ REQUIRED = {
 }
 
 
-def test_catalog_has_at_least_30_matters_and_the_required_ones():
-    assert len(MATTERS) >= 30
+def test_catalog_has_at_least_120_matters_and_the_required_ones():
+    assert len(MATTERS) >= 120
     assert sorted(set(REQUIRED) - set(MATTERS)) == []
+
+
+# The departments of the hall (DESIGN.md §1): each must have matters citizens can ask about.
+DEPARTMENTS = ["SPJ", "SCJG", "SWJ", "BDC", "YBJ", "RSJ", "GAJ", "MZJ", "JTJ", "TYJ", "GJJ", "JYJ", "SFJ", "WJJ",
+               "NYJ", "CZJ", "SLJ", "HBJ", "ZJJ"]
+
+
+def test_every_department_and_zone_of_the_hall_has_matters():
+    by_department = {d: [m for m in MATTERS.values() if m.department == d] for d in DEPARTMENTS}
+    assert [d for d, matters in by_department.items() if not matters] == []
+    zones = {l.code for l in RECORDS.locations} - {"2F-SQ", "2F-BBC", "2F-ZZ", "2F-KJ"}  # service areas, no matters
+    assert sorted(zones - {m.location for m in MATTERS.values()}) == []
+
+
+SEED_BUNDLES = ["企业开办", "企业准营（餐饮）", "员工录用", "涉企不动产登记", "企业简易注销", "新生儿出生", "灵活就业",
+                "公民婚育", "扶残助困", "军人退役", "二手房转移登记及水电气联动过户", "企业职工退休", "公民身后"]
+
+
+def test_all_13_bundles_of_the_seed_with_merged_materials_and_a_place():
+    names = {b.name: b for b in RECORDS.bundles}
+    for seed_name in SEED_BUNDLES:
+        bundle = names.get(f"{seed_name}一件事")
+        assert bundle is not None, seed_name
+        assert bundle.location and bundle.materials and len(bundle.aliases) >= 5
+        material_names = [m.name for m in bundle.materials]
+        assert len(material_names) == len(set(material_names)), f"{seed_name}: shared items once"
+        needed_by = {code for m in bundle.materials for code in m.matters}
+        assert needed_by <= set(bundle.members)
 
 
 def test_construction_permit_can_be_applied_for_in_stages():

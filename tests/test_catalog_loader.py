@@ -167,3 +167,37 @@ def test_cli_check_reports_problems(catalog_dir, capsys):
     edit(matter_file(catalog_dir), lambda d: d["matters"][0].pop("steps"))
     assert main(["--catalog-dir", str(catalog_dir), "check"]) == 1
     assert "T-GT-SL: steps: needs at least 2 entries" in capsys.readouterr().err
+
+
+def test_a_term_shared_by_two_matters_must_be_declared_ambiguous(catalog_dir):
+    edit(matter_file(catalog_dir), lambda d: d["matters"][1]["aliases"].append("办个体户执照"))
+    assert any("'办个体户执照' also names T-GT-SL, T-SP-XK" in i for i in issues_of(catalog_dir))
+    (catalog_dir / "ambiguous.yml").write_text("ambiguous_terms: [办个体户执照]\n", encoding="utf-8")
+    read_catalog(catalog_dir)  # declared: accepted
+
+
+def test_a_declared_ambiguous_term_must_really_be_shared(catalog_dir):
+    (catalog_dir / "ambiguous.yml").write_text("ambiguous_terms: [开个店]\n", encoding="utf-8")
+    assert "ambiguous.yml: : ambiguous_terms: '开个店' is not shared by several matters" in issues_of(catalog_dir)
+
+
+def test_bundle_merged_materials_name_members_that_need_them(catalog_dir, engine):
+    def add_materials(d):
+        d["bundles"][0]["materials"] = [
+            {"name": "经营者身份证", "original": 1, "copies": 1, "for": ["T-GT-SL", "T-SP-XK"]},
+            {"name": "申请书", "original": 1, "copies": 0, "for": ["T-GT-SL"], "note": "两份申请书各填一份"},
+        ]
+    edit(catalog_dir / "bundles.yml", add_materials)
+    load(engine, catalog_dir)
+    bundle = Catalog(engine).bundle("T-YJS")
+    assert [(m.name, m.matters) for m in bundle.materials] == [
+        ("经营者身份证", ("T-GT-SL", "T-SP-XK")), ("申请书", ("T-GT-SL",))]
+    edit(catalog_dir / "bundles.yml", lambda d: d["bundles"][0]["materials"][0].update({"for": ["T-OTHER"]}))
+    assert "bundles.yml: T-YJS.materials[0]: for: 'T-OTHER' is not a member of the bundle" in issues_of(catalog_dir)
+
+
+def test_cached_catalog_reads_the_database_once(catalog_dir, engine):
+    load(engine, catalog_dir)
+    cached = Catalog(engine, cache=True)
+    assert cached.matter("T-GT-SL") is cached.matter("T-GT-SL")
+    assert Catalog(engine).matter("T-GT-SL") is not Catalog(engine).matter("T-GT-SL")

@@ -10,7 +10,8 @@ from aiohttp import web
 from bot.settings import Settings
 
 from .domain_texts import load_response_texts, response_text
-from .keys import MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR, TEXTS, unavailable_messages
+from .keys import (HANDOFF, HANDOFF_SITE, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR, TEXTS,
+                   unavailable_messages)
 from .rasa_client import RasaClient
 from .routes import setup_routes
 
@@ -45,8 +46,9 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
     # A signal rather than a middleware: it also covers static files and aiohttp's own errors.
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.path.startswith("/api/") or request.path == "/healthz":
-        response.headers["Cache-Control"] = "no-store"
+    if request.path.startswith(("/api/", "/console")) or request.path == "/healthz":
+        if not request.path.startswith("/console/static/"):
+            response.headers["Cache-Control"] = "no-store"
 
 
 @web.middleware
@@ -73,9 +75,53 @@ async def _on_startup(app: web.Application) -> None:
     app[SESSION] = session
     app[RASA] = RasaClient(session, app[SETTINGS].rasa_url)
     logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
+    await _start_handoff(app)
+
+
+async def _start_handoff(app: web.Application) -> None:
+    """The handoff service (SQL), its live pushes and, on 127.0.0.1 only, its internal API."""
+    from knowledge import make_engine
+
+    from bot.handoff.config import HandoffConfig
+    from bot.handoff.internal_api import create_internal_app
+    from bot.handoff.rasa_api import RasaBridge
+    from bot.handoff.runtime import HandoffRuntime
+    from bot.handoff.service import HandoffService
+    from bot.handoff.texts import HandoffTexts
+
+    settings: Settings = app[SETTINGS]
+    config = HandoffConfig.load(settings.handoff_config)  # a wrong file stops the start, naming the field
+    engine = make_engine(settings.handoff_db_url)
+    service = HandoffService(engine, config)
+    service.setup()
+    runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url),
+                             http_session=app[SESSION], secret=settings.handoff_secret)
+    runtime.start()
+    app[HANDOFF] = runtime
+    if settings.handoff_port:
+        runner = web.AppRunner(create_internal_app(runtime, settings.handoff_secret), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", settings.handoff_port).start()
+        app[HANDOFF_SITE] = runner
+        logger.info("Internal handoff API on 127.0.0.1:%d%s", settings.handoff_port,
+                    "" if settings.handoff_secret else " (no HANDOFF_SECRET: every call is refused)")
+    else:
+        logger.info("No HANDOFF_PORT: the internal handoff API is off (bot.run sets it)")
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    runtime = app.get(HANDOFF)
+    if runtime is not None:
+        await runtime.stop()  # closes pages' and consoles' WebSockets: they reconnect to the next process
 
 
 async def _on_cleanup(app: web.Application) -> None:
+    runner = app.get(HANDOFF_SITE)
+    if runner is not None:
+        await runner.cleanup()
+    runtime = app.get(HANDOFF)
+    if runtime is not None:
+        runtime.service.engine.dispose()
     await app[SESSION].close()
 
 
@@ -86,7 +132,11 @@ def create_app(settings: Optional[Settings] = None) -> web.Application:
     app[TEXTS] = load_response_texts(settings.domain_path)
     response_text(app[TEXTS], "utter_service_unavailable")  # log once at start-up if missing
     app.on_startup.append(_on_startup)
+    app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     app.on_response_prepare.append(_add_security_headers)
     setup_routes(app, STATIC_DIR)
+    from bot.console.app import setup_console
+
+    setup_console(app)
     return app

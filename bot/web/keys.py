@@ -16,6 +16,9 @@ SETTINGS = web.AppKey("settings", Settings)
 RASA = web.AppKey("rasa", RasaClient)
 TEXTS = web.AppKey("texts", dict)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+# The handoff (帮办代办) inside this process: bot.handoff.runtime.HandoffRuntime.
+HANDOFF = web.AppKey("handoff", object)
+HANDOFF_SITE = web.AppKey("handoff_site", object)
 
 
 def domain_messages(texts: dict, response: str) -> list:

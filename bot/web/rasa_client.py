@@ -50,11 +50,13 @@ class RasaClient:
 
     async def send(self, sender: str, message: str) -> List[Dict[str, Any]]:
         url = f"{self._base_url}/webhooks/rest/webhook"
+        # input_channel "web": actions know the person is on our page (the handoff can reach them there).
+        body = {"sender": sender, "message": message, "input_channel": "web"}
         try:
-            async with self._session.post(url, json={"sender": sender, "message": message}) as resp:
+            async with self._session.post(url, json=body) as resp:
                 if resp.status != 200:
-                    body = (await resp.text())[:300]
-                    raise RasaUnavailable(f"Rasa answered {resp.status}: {body!r}")
+                    detail = (await resp.text())[:300]
+                    raise RasaUnavailable(f"Rasa answered {resp.status}: {detail!r}")
                 raw = await resp.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -1,12 +1,13 @@
 """Request handlers: the page, the chat API and the health check."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from bot.privacy import mask_personal_data
 
@@ -63,6 +64,18 @@ async def chat(request: web.Request) -> web.Response:
     message = message[:MAX_MESSAGE_CHARS]
 
     started = time.monotonic()
+    handoff = request.app.get(keys.HANDOFF)
+    if handoff is not None:
+        # While the person has an open ticket, their messages go to the helper and the bot stays silent.
+        try:
+            handled = await handoff.router.incoming("web", sender, message)
+        except Exception:
+            logger.exception("handoff routing failed for sender %s; the bot answers", mask_personal_data(sender))
+            handled = None
+        if handled is not None:
+            logger.info("turn sender=%s routed to a helper ms=%d", mask_personal_data(sender),
+                        (time.monotonic() - started) * 1000)
+            return web.json_response({"messages": handled["messages"], "handoff": handled["state"]})
     try:
         messages = await request.app[keys.RASA].send(sender, message)
     except RasaUnavailable as exc:
@@ -86,6 +99,65 @@ async def chat(request: web.Request) -> web.Response:
         (time.monotonic() - started) * 1000,
     )
     return web.json_response({"messages": messages})
+
+
+EVENTS_HEARTBEAT = 20.0
+TYPING_MIN_INTERVAL = 1.0
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """The page's live channel: helper messages, notices, the bot after hand-back, position, typing.
+
+    GET /api/events?sender=...&after=<last message id seen>: first everything stored after the cursor (so a
+    page that was closed or offline misses nothing), then live frames. The page reconnects by itself.
+    """
+    sender = request.query.get("sender", "")
+    if not SENDER_RE.fullmatch(sender):
+        return _bad_request("invalid_sender")
+    try:
+        after = max(0, int(request.query.get("after", "0") or 0))
+    except ValueError:
+        return _bad_request("invalid_cursor")
+    handoff = request.app.get(keys.HANDOFF)
+    if handoff is None:
+        return _bad_request("handoff_unavailable", 503)
+    ws = web.WebSocketResponse(heartbeat=EVENTS_HEARTBEAT, max_msg_size=4096)
+    await ws.prepare(request)
+    key = ("web", sender)
+    # Registered before the catch-up, whose lock holds live frames back until it is done: nothing stored
+    # meanwhile is missed, and nothing arrives out of order (a repeat is dropped by the page by its id).
+    order = handoff.person_hub.add(key, ws)
+    try:
+        async with order:
+            for frame in handoff.person_frames_after("web", sender, after):
+                await ws.send_json(frame, dumps=_dumps)
+            await ws.send_json({"type": "state", "handoff": handoff.state_for("web", sender)}, dumps=_dumps)
+        last_typing = 0.0
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("type") == "typing":
+                now = time.monotonic()
+                if now - last_typing >= TYPING_MIN_INTERVAL:
+                    last_typing = now
+                    await handoff.person_typing("web", sender)
+    except ConnectionError:
+        pass
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("page event stream failed for sender %s", mask_personal_data(sender))
+    finally:
+        handoff.person_hub.remove(key, ws)
+    return ws
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
   "use strict";
 
   var SENDER_KEY = "sqfd.sender";
+  var CURSOR_KEY = "sqfd.events";  // id of the last helper/notice message shown (catch-up after reconnects)
   var SENDER_RE = /^[A-Za-z0-9_-]{16,40}$/;
   var ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"; // 64 symbols
   var REQUEST_TIMEOUT_MS = 45000; // a little above the server's own Rasa timeout
@@ -17,11 +18,18 @@
   var input = document.getElementById("input");
   var sendButton = document.getElementById("send");
   var retryTemplate = document.getElementById("retry-template");
+  var handoffBanner = document.getElementById("handoff-banner");
+  var helperCaption = document.getElementById("helper-caption");
 
   var texts = { service_unavailable: "" };
   var queue = [];
   var busy = false;
   var sender = loadSenderId();
+  var cursor = loadCursor();
+  var handoffState = null;
+  var events = null;
+  var eventsDelay = 500;
+  var typingTimer = null;
 
   function newSenderId() {
     var bytes = new Uint8Array(24);
@@ -41,6 +49,21 @@
     } catch (e) {
       return newSenderId(); // storage blocked: keep an id for this visit only
     }
+  }
+
+  function loadCursor() {
+    try {
+      var stored = Number(window.localStorage.getItem(CURSOR_KEY + "." + sender) || 0);
+      return isFinite(stored) && stored > 0 ? stored : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  function saveCursor(id) {
+    if (id <= cursor) return;
+    cursor = id;
+    try { window.localStorage.setItem(CURSOR_KEY + "." + sender, String(id)); } catch (e) { /* visit only */ }
   }
 
   function el(tag, className) {
@@ -143,6 +166,95 @@
     return row;
   }
 
+  // -- live messages from a helper (the page's WebSocket) ------------------------------------------
+
+  function addHelperMessage(frame) {
+    var row = el("div", "msg bot helper");
+    var caption = el("div", "caption");
+    var format = helperCaption ? helperCaption.content.textContent : "{name}";
+    caption.textContent = format.replace("{name}", frame.name || "").replace("{staff_no}", frame.staff_no || "");
+    var bubble = el("div", "bubble");
+    appendLinkified(bubble, typeof frame.text === "string" ? frame.text : "");
+    row.appendChild(caption);
+    row.appendChild(bubble);
+    list.appendChild(row);
+    return row;
+  }
+
+  function showFrame(frame) {
+    if (typeof frame.id !== "number" || frame.id <= cursor) return; // already shown
+    var near = isNearBottom();
+    if (frame.author === "helper") {
+      addHelperMessage(frame);
+      hideTyping();
+    } else if (frame.author === "notice") {
+      addBotMessage({ text: frame.text }, "notice handoff");
+    } else {
+      addBotMessage({ text: frame.text, buttons: frame.buttons || [] });
+    }
+    saveCursor(frame.id);
+    if (near) scrollToBottom();
+  }
+
+  function setHandoffState(state) {
+    handoffState = state && typeof state === "object" ? state : null;
+    document.body.dataset.handoff = handoffState ? handoffState.status : "";
+    if (!handoffBanner) return;
+    handoffBanner.textContent = handoffState && typeof handoffState.text === "string" ? handoffState.text : "";
+    handoffBanner.hidden = !handoffState;
+  }
+
+  function hideTyping() {
+    if (typingTimer) clearTimeout(typingTimer);
+    typingTimer = null;
+    if (!busy) typing.hidden = true;
+  }
+
+  function showTyping() {
+    if (busy) return;
+    var near = isNearBottom();
+    typing.hidden = false;
+    if (near) scrollToBottom();
+    if (typingTimer) clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 3500);
+  }
+
+  function connectEvents() {
+    if (typeof WebSocket !== "function") return;
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var url = scheme + window.location.host + "/api/events?sender=" + encodeURIComponent(sender) + "&after=" + cursor;
+    var socket = new WebSocket(url);
+    events = socket;
+    socket.addEventListener("open", function () {
+      eventsDelay = 500;
+      document.body.dataset.live = "up";
+      retryLostDeliveries(); // what could not be sent while the server was away goes now, in order
+    });
+    socket.addEventListener("message", function (e) {
+      var frame;
+      try { frame = JSON.parse(e.data); } catch (err) { return; }
+      if (!frame || typeof frame !== "object") return;
+      if (frame.type === "message") showFrame(frame);
+      else if (frame.type === "state") setHandoffState(frame.handoff);
+      else if (frame.type === "typing") showTyping();
+    });
+    socket.addEventListener("close", function () {
+      document.body.dataset.live = "down";
+      if (events === socket) events = null;
+      setTimeout(connectEvents, eventsDelay);
+      eventsDelay = Math.min(eventsDelay * 2, 5000);
+    });
+  }
+
+  var lastTypingSent = 0;
+  function sendTyping() {
+    if (!handoffState || handoffState.status !== "active" || !events || events.readyState !== 1) return;
+    var now = Date.now();
+    if (now - lastTypingSent < 1500) return;
+    lastTypingSent = now;
+    events.send('{"type":"typing"}');
+  }
+
   function showNotice() {
     addBotMessage({ text: texts.service_unavailable || "\u26a0" }, "notice");
   }
@@ -179,9 +291,18 @@
     });
   }
 
+  function retryLostDeliveries() {
+    var lost = list.querySelectorAll(".msg.user.failed");
+    for (var i = 0; i < lost.length; i++) {
+      var retry = lost[i].querySelector("button.retry");
+      if (retry && lost[i].lostItem && lost[i].lostItem.lost) retry.click();
+    }
+  }
+
   function markFailed(item) {
     if (!item.row || item.row.classList.contains("failed")) return;
     item.row.classList.add("failed");
+    item.row.lostItem = item;
     var retry = retryTemplate.content.firstElementChild.cloneNode(true);
     retry.addEventListener("click", function () {
       item.row.classList.remove("failed");
@@ -206,6 +327,8 @@
       .then(function (res) {
         return res.json().catch(function () { return null; }).then(function (data) {
           var messages = data && Array.isArray(data.messages) ? data.messages : [];
+          if (data && "handoff" in data) setHandoffState(data.handoff);
+          item.lost = false;
           messages.forEach(function (m) {
             var row = addBotMessage(m || {});
             if (!firstNew && row.parentNode) firstNew = row;
@@ -217,6 +340,7 @@
         });
       })
       .catch(function () {
+        item.lost = true; // never reached the server: re-sent by itself when the server is back
         markFailed(item);
         showNotice();
       })
@@ -261,6 +385,7 @@
   input.addEventListener("input", function () {
     updateSendButton();
     autoGrow();
+    sendTyping();
   });
 
   fetch("/api/texts", { credentials: "same-origin" })
@@ -272,4 +397,5 @@
 
   updateSendButton();
   send("/greet", null);
+  connectEvents();
 })();

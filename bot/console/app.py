@@ -1,0 +1,57 @@
+"""Routes of the helper console inside the web server's application."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from bot.web import keys
+
+from . import views, ws
+from .auth import LoginThrottle, make_auth_middleware
+
+HERE = Path(__file__).resolve().parent
+JINJA = web.AppKey("console_jinja", jinja2.Environment)
+THROTTLE = web.AppKey("console_throttle", LoginThrottle)
+CACHE = web.AppKey("console_cache", dict)  # the domain and the catalog, loaded on first use
+
+
+def _service(app: web.Application):
+    runtime = app.get(keys.HANDOFF)
+    return runtime.service if runtime is not None else None
+
+
+def setup_console(app: web.Application) -> None:
+    settings = app[keys.SETTINGS]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+                             autoescape=jinja2.select_autoescape(["html"], default=True),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["localtime"] = views.localtime_filter
+    env.filters["mask"] = views.mask_sender
+    app[JINJA] = env
+    app[THROTTLE] = LoginThrottle()
+    app[CACHE] = {}
+    app.middlewares.append(make_auth_middleware(_service, settings.console_session_minutes))
+    r = app.router
+    r.add_get("/console/login", views.login_page)
+    r.add_post("/console/login", views.login)
+    r.add_post("/console/logout", views.logout)
+    r.add_get("/console", views.queue_page)
+    r.add_get("/console/", views.queue_page)
+    r.add_get("/console/dashboard", views.dashboard_page)
+    r.add_get(r"/console/tickets/{ticket_id:\d+}", views.ticket_page)
+    r.add_get("/console/api/lists", views.api_lists)
+    r.add_get("/console/partials/lists", views.lists_partial)
+    r.add_get("/console/api/dashboard", views.api_dashboard)
+    r.add_get(r"/console/api/tickets/{ticket_id:\d+}", views.api_ticket)
+    r.add_get(r"/console/api/tickets/{ticket_id:\d+}/materials", views.api_materials)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/claim", views.claim)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/messages", views.send_message)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/typing", views.typing)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/transfer", views.transfer)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/notes", views.add_note)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/close", views.close)
+    r.add_post(r"/console/tickets/{ticket_id:\d+}/handback", views.handback)
+    r.add_get("/console/ws", ws.console_ws)
+    r.add_static("/console/static/", HERE / "static", show_index=False, follow_symlinks=False)

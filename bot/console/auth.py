@@ -1,0 +1,117 @@
+"""Console access: session cookie (HttpOnly, SameSite=Strict, server-side expiry), CSRF on every POST.
+
+Everything under /console needs a helper's session except the login page and the static files (which hold
+no data). Pages without a session redirect to the login; APIs, POSTs and the WebSocket get 401.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from typing import Callable, Deque, Dict, Optional
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.handoff.service import HelperInfo
+
+COOKIE = "sqfd_console"
+LOGIN_COOKIE = "sqfd_console_login"
+PUBLIC = ("/console/login", "/console/static/")
+HELPER = "console_helper"  # request keys
+CSRF = "console_csrf"
+TOKEN = "console_token"
+
+# Failed logins per username: at most this many within the window.
+MAX_FAILURES, FAILURE_WINDOW = 5, 300.0
+
+
+class LoginThrottle:
+    def __init__(self) -> None:
+        self._failures: Dict[str, Deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> Deque[float]:
+        now, failures = time.monotonic(), self._failures[key]
+        while failures and now - failures[0] > FAILURE_WINDOW:
+            failures.popleft()
+        return failures
+
+    def blocked(self, username: str) -> bool:
+        return len(self._recent(username.lower())) >= MAX_FAILURES
+
+    def failed(self, username: str) -> None:
+        self._recent(username.lower()).append(time.monotonic())
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username.lower(), None)
+
+
+def wants_json(request: web.Request) -> bool:
+    return (request.path.startswith(("/console/api/", "/console/partials/")) or request.method != "GET"
+            or "application/json" in request.headers.get("Accept", ""))
+
+
+def unauthorised(request: web.Request) -> web.StreamResponse:
+    if wants_json(request) or request.headers.get("Upgrade", "").lower() == "websocket":
+        return web.json_response({"error": "login_required"}, status=401)
+    raise web.HTTPFound("/console/login")
+
+
+def same_origin(request: web.Request) -> bool:
+    """An Origin header, when the browser sends one, must be our own host."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return parts.netloc == request.host and parts.scheme in ("http", "https")
+
+
+def check_csrf(request: web.Request, given: Optional[str]) -> bool:
+    expected = request.get(CSRF) or ""
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def make_auth_middleware(get_service: Callable, minutes: int):
+    @web.middleware
+    async def auth(request: web.Request, handler):
+        path = request.path
+        if not path.startswith("/console") or (path != "/console" and not path.startswith("/console/")):
+            return await handler(request)
+        if path.startswith(PUBLIC):
+            return await handler(request)
+        service = get_service(request.app)
+        token = request.cookies.get(COOKIE, "")
+        found = service.session(token, minutes) if token and service is not None else None
+        if found is None:
+            return unauthorised(request)
+        helper, csrf = found
+        request[HELPER], request[CSRF], request[TOKEN] = helper, csrf, token
+        if not same_origin(request):
+            return web.json_response({"error": "bad_origin"}, status=403)
+        if request.method == "POST":
+            given = request.headers.get("X-CSRF-Token")
+            if given is None and request.content_type in ("application/x-www-form-urlencoded",
+                                                            "multipart/form-data"):
+                given = (await request.post()).get("csrf_token")
+            if not check_csrf(request, given if isinstance(given, str) else None):
+                return web.json_response({"error": "bad_csrf_token"}, status=403)
+        return await handler(request)
+
+    return auth
+
+
+def set_session_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
+    response.set_cookie(COOKIE, token, path="/console", httponly=True, samesite="Strict", secure=secure)
+
+
+def clear_session_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path="/console")
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def current_helper(request: web.Request) -> HelperInfo:
+    return request[HELPER]
