@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import socket
 import subprocess
 import sys
@@ -99,25 +100,27 @@ class LiveStack:
     log_dir: Path
 
 
-@pytest.fixture(scope="session")
-def live_stack(tmp_path_factory, catalog_database_url, trained_model):
-    log_dir = tmp_path_factory.mktemp("logs")
-    settings = Settings.from_env(stack_env(catalog_database_url, log_dir))
-    stack = Stack(settings)
+@contextmanager
+def running_stack(database_url: str, log_dir: Path):
+    """The real stack on free ports with this database; a start failure fails the test, never skips it."""
+    stack = Stack(Settings.from_env(stack_env(database_url, log_dir)))
     try:
         stack.start()
     except StackError as exc:
         pytest.fail(f"The stack did not start: {exc}")
     try:
-        yield LiveStack(
-            web_url=settings.web_url,
-            rasa_url=settings.rasa_url,
-            action_url=settings.action_url,
-            settings=settings,
-            log_dir=log_dir,
-        )
+        yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory, catalog_database_url, trained_model):
+    log_dir = tmp_path_factory.mktemp("logs")
+    with running_stack(catalog_database_url, log_dir) as stack:
+        settings = stack.settings
+        yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
+                        settings=settings, log_dir=log_dir)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from bot.run import Stack, StackError, _http_get
-from bot.settings import Settings
-from conftest import load_catalog, stack_env
+from bot.run import Stack, _http_get
+from conftest import load_catalog, running_stack
 from handoff_support import Console, Person, add_helper, new_ticket, rasa_tracker, response_text
 
 
@@ -27,16 +26,8 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, database_url, trained_model):
-    settings = Settings.from_env(stack_env(database_url, tmp_path_factory.mktemp("restart-logs")))
-    stack = Stack(settings)
-    try:
-        stack.start()
-    except StackError as exc:
-        pytest.fail(f"The stack did not start: {exc}")
-    try:
+    with running_stack(database_url, tmp_path_factory.mktemp("restart-logs")) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,27 +6,16 @@ import pytest
 import requests
 import yaml
 
-from bot.run import Stack, StackError
-from bot.settings import Settings
-
-from conftest import REPO_ROOT, stack_env
+from conftest import REPO_ROOT, running_stack
 
 
 @pytest.fixture(scope="module")
 def stack_without_actions(tmp_path_factory, catalog_database_url, trained_model):
-    settings = Settings.from_env(stack_env(catalog_database_url, tmp_path_factory.mktemp("logs")))
-    stack = Stack(settings)
-    try:
-        stack.start()
-    except StackError as exc:
-        pytest.fail(f"The stack did not start: {exc}")
-    actions = next(svc for svc in stack.services if svc.name == "actions")
-    actions.proc.send_signal(signal.SIGTERM)
-    actions.proc.wait(timeout=30)
-    try:
-        yield settings
-    finally:
-        stack.stop()
+    with running_stack(catalog_database_url, tmp_path_factory.mktemp("logs")) as stack:
+        actions = next(svc for svc in stack.services if svc.name == "actions")
+        actions.proc.send_signal(signal.SIGTERM)
+        actions.proc.wait(timeout=30)
+        yield stack.settings
 
 
 def test_a_failed_action_still_gets_a_polite_reply(stack_without_actions):
