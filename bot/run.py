@@ -231,6 +231,7 @@ class Stack:
     def start(self) -> "Stack":
         self._preflight()
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         env = self.settings.child_env()
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network calls from a government server
         self._env = env

@@ -77,6 +77,8 @@ class Settings:
     database_url: str = EMBEDDED_DATABASE_URL
     model_dir: Path = REPO_ROOT / "models"
     log_dir: Path = REPO_ROOT / "logs"
+    # Rasa's conversations (trackers) in SQLite, so a Rasa restart does not forget them.
+    tracker_db: Path = REPO_ROOT / "var" / "tracker.sqlite3"
     project_dir: Path = REPO_ROOT
     # Loading the model takes most of it on a 2-core machine.
     startup_timeout: float = 300.0
@@ -104,6 +106,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
             model_dir=_path(env, "MODEL_DIR", defaults.model_dir),
             log_dir=_path(env, "LOG_DIR", defaults.log_dir),
+            tracker_db=_path(env, "TRACKER_DB", defaults.tracker_db),
             startup_timeout=_seconds(env, "STARTUP_TIMEOUT", defaults.startup_timeout),
             rasa_url_override=(env.get("RASA_URL", "").strip().rstrip("/") or None),
             handoff_port=_optional_port(env, "HANDOFF_PORT"),
@@ -162,6 +165,7 @@ class Settings:
             DATABASE_URL=self.database_url,
             MODEL_DIR=str(self.model_dir),
             LOG_DIR=str(self.log_dir),
+            TRACKER_DB=str(self.tracker_db),
             ACTION_ENDPOINT_URL=self.action_endpoint_url,
             PYTHONUNBUFFERED="1",
         )

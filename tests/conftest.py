@@ -83,6 +83,7 @@ def stack_env(database_url: str, log_dir: Path) -> dict:
         "DATABASE_URL": database_url,
         "MODEL_DIR": str(REPO_ROOT / "models"),
         "LOG_DIR": str(log_dir),
+        "TRACKER_DB": str(log_dir / "tracker.sqlite3"),
         # Handoff: helpers answer around the clock in the test stacks (see the file).
         "HANDOFF_CONFIG": str(REPO_ROOT / "tests" / "fixtures" / "handoff.yml"),
         # Known to the tests, so they can open tickets through the internal API as the action server does.
