@@ -10,8 +10,9 @@ import json
 import logging
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from bot.handoff.hub import json_objects
 from bot.web import keys
 
 from .auth import TOKEN, current_helper
@@ -38,15 +39,7 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
     try:
         await ws.send_str(json.dumps({"type": "hello", "helper": {"id": helper.id, "name": helper.display_name}},
                                      ensure_ascii=False))
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(msg.data)
-            except ValueError:
-                continue
-            if not isinstance(data, dict):
-                continue
+        async for data in json_objects(ws):
             kind = data.get("type")
             if kind == "ping" or time.monotonic() - last_check > SESSION_RECHECK:
                 last_check = time.monotonic()

@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from typing import Callable, Dict, Iterable, Optional, Set, Tuple
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +115,16 @@ class ConsoleHub:
     async def close_all(self) -> None:
         for ws in list(self._clients):
             await ws.close()
+
+
+async def json_objects(ws):
+    """The JSON objects a client sends over a WebSocket; anything else (binary, broken JSON, lists) is skipped."""
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        try:
+            data = json.loads(msg.data)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            yield data

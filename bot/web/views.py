@@ -7,10 +7,11 @@ import logging
 import re
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from bot.privacy import mask_personal_data
 
+from bot.handoff.hub import json_objects
 from . import keys
 from .rasa_client import RasaUnavailable
 
@@ -133,14 +134,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await ws.send_json(frame, dumps=_dumps)
             await ws.send_json({"type": "state", "handoff": handoff.state_for("web", sender)}, dumps=_dumps)
         last_typing = 0.0
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(msg.data)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("type") == "typing":
+        async for data in json_objects(ws):
+            if data.get("type") == "typing":
                 now = time.monotonic()
                 if now - last_typing >= TYPING_MIN_INTERVAL:
                     last_typing = now
