@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from knowledge.views import MatterView
+from knowledge.views import BundleView, MatterView
 
 from . import catalog_access
 from .render import ASPECTS, Fragments, hall_values, matter_button
@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 INTENT_ASPECT = {f"ask_{aspect}": aspect for aspect in ASPECTS}
 OVERVIEW = "overview"
+# Answers after which a matter's bundles and related matters are offered (not after "在哪办", "多久").
+FOLLOW_UP_ASPECTS = ("materials", OVERVIEW)
+MAX_RELATED = 5  # one message, a few buttons: more would drown the answer
 
 
 def requested_aspect(tracker: Tracker) -> str:
@@ -45,17 +48,24 @@ class ActionAnswer(Action):
                                      buttons=[matter_button(c.code, c.name) for c in resolution.candidates])
             return [SlotSet("aspect", aspect)]
         if resolution.kind == "bundle":
-            bundle = catalog.bundle(resolution.code)
-            dispatcher.utter_message(response="utter_bundle", bundle_name=bundle.name, count=len(bundle.members),
-                                     members=fragments.bundle_members(bundle), intro=fragments.bundle_intro(bundle),
-                                     buttons=[matter_button(m.code, m.name) for m in bundle.members])
-            return [SlotSet("aspect", aspect)]
+            self._answer_bundle(dispatcher, fragments, catalog.bundle(resolution.code))
+            return [SlotSet("bundle", resolution.code), SlotSet("aspect", aspect)]
         if resolution.kind == "none":
             return self._without_matter(dispatcher, tracker, fragments, aspect)
 
         matter = catalog.matter(resolution.code)
         self._answer(dispatcher, fragments, matter, aspect)
+        if aspect in FOLLOW_UP_ASPECTS:
+            offer_follow_ups(dispatcher, fragments, matter, seen_bundle=tracker.get_slot("bundle"))
         return [SlotSet("matter", matter.code), SlotSet("aspect", aspect)]
+
+    def _answer_bundle(self, dispatcher: CollectingDispatcher, f: Fragments, bundle: BundleView) -> None:
+        materials = f.bundle_material_lines(bundle)
+        dispatcher.utter_message(response="utter_bundle", bundle_name=bundle.name, count=len(bundle.members),
+                                 members=f.bundle_members(bundle), intro=f.bundle_intro(bundle),
+                                 material_count=len(materials), materials="\n".join(materials),
+                                 place=f.place(bundle.place), time_limit=f.bundle_time(bundle),
+                                 buttons=[matter_button(m.code, m.name) for m in bundle.members])
 
     def _without_matter(self, dispatcher, tracker, fragments, aspect) -> List[Dict]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -118,3 +128,17 @@ class ActionAnswer(Action):
         else:
             dispatcher.utter_message(response="utter_matter_overview", matter_name=name,
                                      overview=f.overview(matter), buttons=buttons)
+
+
+def offer_follow_ups(dispatcher: CollectingDispatcher, f: Fragments, matter: MatterView,
+                     seen_bundle: Optional[str] = None) -> None:
+    """After a matter's list or overview: its 一件事 bundles (unless just seen), then its related matters."""
+    bundles = [b for b in matter.bundles if b.code != seen_bundle]
+    if bundles:
+        dispatcher.utter_message(response="utter_bundle_offer", matter_name=matter.name,
+                                 bundles=f("list_separator").join(b.name for b in bundles),
+                                 buttons=[matter_button(b.code, b.name) for b in bundles])
+    if matter.related:
+        # 证照联动 "1+N": what the catalog says goes with this matter; one message, a few buttons.
+        dispatcher.utter_message(response="utter_related", matter_name=matter.name,
+                                 buttons=[matter_button(r.code, r.name) for r in matter.related[:MAX_RELATED]])

@@ -32,14 +32,17 @@ class Fragments:
             return self("place", floor=place.floor, zone=place.zone, windows=place.windows)
         return self("place_no_windows", floor=place.floor, zone=place.zone)
 
+    def _form(self, original: int, copies: int) -> str:
+        form = []
+        if original:
+            form.append(self("original", count=original))
+        if copies:
+            form.append(self("copies", count=copies))
+        return self("list_separator").join(form)
+
     def material_lines(self, matter: MatterView, answers: Dict[str, str]) -> List[str]:
         lines = []
         for index, (material, conditional) in enumerate(matter.materials_for(answers), 1):
-            form = []
-            if material.original:
-                form.append(self("original", count=material.original))
-            if material.copies:
-                form.append(self("copies", count=material.copies))
             note = ""
             if material.note:
                 note += self("material_note", note=material.note)
@@ -49,7 +52,7 @@ class Fragments:
                 note += self("material_form_url", url=material.form_url)
             condition = self("material_condition", when_text=material.when_text) if conditional else ""
             lines.append(self("material_line", index=index, name=material.name,
-                              form=self("list_separator").join(form), condition=condition, note=note))
+                              form=self._form(material.original, material.copies), condition=condition, note=note))
         return lines
 
     def steps(self, matter: MatterView) -> str:
@@ -118,23 +121,32 @@ class Fragments:
             self("overview_fee", fee=self.fee(matter) or self("unknown")),
             self("overview_online", online=self.online_short(matter)),
         ]
-        if matter.bundles:
-            names = self("list_separator").join(b.name for b in matter.bundles)
-            lines.append(self("overview_bundle", bundles=names))
         return "\n".join(lines)
 
     def bundle_members(self, bundle: BundleView) -> str:
         return self.numbered([m.name for m in bundle.members])
 
     def bundle_intro(self, bundle: BundleView) -> str:
-        parts = []
-        if bundle.intro:
-            parts.append(bundle.intro)
-        if bundle.time_limit_days is not None:
-            parts.append(self("bundle_time", days=bundle.time_limit_days))
-        if bundle.place is not None:
-            parts.append(self("bundle_place", place=self.place(bundle.place)))
-        return "".join(parts) + ("\n" if parts else "")
+        return self("bundle_intro", intro=bundle.intro) if bundle.intro else ""
+
+    def bundle_material_lines(self, bundle: BundleView) -> List[str]:
+        """The merged list: each item once; which members need it when not all of them do."""
+        names = {m.code: m.name for m in bundle.members}
+        lines = []
+        for index, material in enumerate(bundle.materials, 1):
+            condition = ""
+            if set(material.matters) != set(names):
+                members = self("list_separator").join(n for code, n in names.items() if code in material.matters)
+                condition = self("bundle_material_for", members=members)
+            note = self("material_note", note=material.note) if material.note else ""
+            lines.append(self("material_line", index=index, name=material.name,
+                              form=self._form(material.original, material.copies), condition=condition, note=note))
+        return lines
+
+    def bundle_time(self, bundle: BundleView) -> str:
+        if bundle.time_limit_days is None:
+            return self("bundle_time_unknown")
+        return self("bundle_time", days=bundle.time_limit_days)
 
     def aspect_label(self, aspect: str) -> str:
         return self(f"aspect_{aspect}")
