@@ -196,3 +196,12 @@ async def test_markup_from_the_catalog_is_escaped(aiohttp_client, tmp_path):
     # The missing item and its form link (the loader only accepts http(s) addresses), escaped too.
     assert "<strong>场所&lt;i&gt;平面图&lt;/i&gt;</strong>" in html
     assert 'href="https://example.org/?a=1&amp;b=&lt;x&gt;"' in html
+
+
+async def test_personal_data_in_a_forged_address_is_not_logged(client, caplog):
+    caplog.set_level("INFO", logger="bot.web.notice")
+    for query in ("s=13812345678:x", "s=agent:13812345678", "have=1,13812345678"):
+        resp = await client.get(f"/notice/{CODE}?{query}")
+        assert resp.status == 400
+    assert "malformed notice query" in caplog.text and "does not fit" in caplog.text
+    assert "1381234" not in caplog.text

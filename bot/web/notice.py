@@ -162,8 +162,9 @@ async def notice_page(request: web.Request) -> web.Response:
         return _error(resources, 404, "notice_not_found")
     try:
         answers, have = parse_notice_query(request.query)
-    except ValueError as exc:
-        logger.info("bad notice query for %r: %s", code[:64], exc)
+    except ValueError:
+        # Not the query itself: a forged address may carry anything, personal data included.
+        logger.info("malformed notice query for %s", code)
         return _error(resources, 400, "notice_bad_request")
     download = request.query.get("download")
     if download not in (None, "1"):
@@ -179,8 +180,8 @@ async def notice_page(request: web.Request) -> web.Response:
     try:
         # SQL and the first catalog load are blocking: keep them off the event loop.
         notice = await asyncio.get_running_loop().run_in_executor(None, build)
-    except BadNotice as exc:
-        logger.info("notice query does not fit: %s", exc)
+    except BadNotice:
+        logger.info("notice query does not fit %s", code)
         return _error(resources, 400, "notice_bad_request")
     if notice is None:
         return _error(resources, 404, "notice_not_found")
