@@ -134,11 +134,6 @@ def _cross_reference_issues(records: CatalogRecords) -> List[CatalogIssue]:
                 issues.append(CatalogIssue(b.file, b.code, "members", f"unknown matter {member!r}"))
         if b.location and b.location not in locations:
             issues.append(CatalogIssue(b.file, b.code, "location", f"unknown location {b.location!r}"))
-        for material in b.materials:
-            for code in material.matters:
-                if code not in b.members:
-                    issues.append(CatalogIssue(b.file, b.code, "materials",
-                                               f"{material.name!r} is for {code!r}, not a member of the bundle"))
     return issues
 
 
