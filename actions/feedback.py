@@ -32,8 +32,9 @@ from .render import Fragments
 logger = logging.getLogger(__name__)
 
 # Messages that are not a question the bot answered (a rating is asked only after a real answer).
-NOT_QUESTIONS = {"greet", "goodbye", "thank", "affirm", "deny", "rate", "session_start", "EXTERNAL_idle",
-                 "EXTERNAL_handoff_returned", "EXTERNAL_handoff_closed"}
+NOT_QUESTIONS = {"greet", "goodbye", "thank", "affirm", "deny", "rate", "session_start", "out_of_scope",
+                 "ask_capabilities", "nlu_fallback", "EXTERNAL_idle", "EXTERNAL_handoff_returned",
+                 "EXTERNAL_handoff_closed"}
 COMPLAINT_SLOTS = ("complaint_matter", "complaint_detail", "complaint_phone", "complaint_opening")
 MAX_COMMENT = 1000
 MAX_DETAIL = 2000
@@ -195,7 +196,7 @@ class ActionRatingComment(Action):
             # Accepting runs action_handoff, which takes this reason (the low_rating hook).
             return events + [SlotSet("handoff_reason", "low_rating"), SlotSet("handoff_offered", True)]
         dispatcher.utter_message(response="utter_rating_thanks" if comment else "utter_rating_thanks_no_comment")
-        return events + [SlotSet("rating_low", False)]
+        return events + [SlotSet("rating_low", False), SlotSet("handoff_offered", False)]
 
 
 class ActionRatingDone(Action):
