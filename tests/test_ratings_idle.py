@@ -60,7 +60,7 @@ def _ask(page, text):
 
 
 def _bot_texts(page):
-    return page.locator(".msg.bot .bubble").all_inner_texts()
+    return page.locator("#messages .msg.bot .bubble").all_inner_texts()
 
 
 def test_a_quiet_person_is_asked_once_on_the_page_and_the_tap_is_stored(quick_web, page, live_stack):
