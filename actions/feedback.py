@@ -19,6 +19,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.handoff.cleaning import clean_text
 from bot.handoff.feedback import FeedbackStore
 from bot.privacy import mask_personal_data
 
@@ -88,10 +89,10 @@ def _channel(tracker: Tracker) -> str:
 
 
 def _clean(value: Any, limit: int) -> Optional[str]:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or text.startswith("/"):  # a button payload is not what the person wrote
+    text = value if isinstance(value, str) else ""
+    if text.strip().startswith("/"):  # a button payload is not what the person wrote
         return None
-    return "".join(ch for ch in text if ch in "\n\t" or ch.isprintable())[:limit] or None
+    return clean_text(text, limit) or None
 
 
 # ---- 好差评 ---------------------------------------------------------------------------------------

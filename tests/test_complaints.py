@@ -246,3 +246,28 @@ async def test_a_complaint_is_kept_when_no_helper_can_be_reached(live_stack, cat
     assert len(stored) == 1 and stored[0].ticket_id is None and stored[0].reference in done
     assert response_text("utter_complaint_callback").split("{")[0] in done
     assert stored[0].reference in _cli(catalog_database_url, "list-complaints", "--no-ticket")
+
+
+@live
+async def test_out_of_hours_the_complaint_is_the_message_and_the_number_the_callback(live_stack,
+                                                                                     catalog_database_url):
+    """The 不动产 queue of the test configuration is never open: no second form, the ticket waits as a callback."""
+    person = Person(live_stack.web_url)
+    try:
+        await person.say("二手房过户要多久")
+        assert response_text("utter_ask_complaint_detail") in await person.say_text("办了两个月都没办成，我要反映")
+        await person.say("材料交齐了，一直说在审核")
+        done = await person.say_text("0311-87654321")
+        assert response_text("utter_handoff_out_of_hours").format(hours="测试用：从不开放") in done
+        assert response_text("utter_complaint_callback").format(phone="031187654321") in done
+        assert response_text("utter_ask_handoff_message") not in done  # the complaint is the message
+        complaint = _complaints_of(catalog_database_url, person.sender)[0]
+        with Session(make_engine(catalog_database_url)) as session:
+            ticket = session.get(m.Ticket, complaint.ticket_id)
+            assert (ticket.status, ticket.mode, ticket.reason, ticket.queue_code) == \
+                ("waiting", "callback", "complain", "bdc")
+            assert ticket.callback_phone == "031187654321" and complaint.reference in ticket.left_message
+        # The person keeps talking to the bot meanwhile.
+        assert "住房公积金提取" in await person.say_text("公积金提取要带什么")
+    finally:
+        await person.close()

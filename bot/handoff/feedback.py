@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import models as m
+from .cleaning import clean_text
 
 REFERENCE_PREFIX = "BBCS"
 KINDS = (m.BOT_KIND, m.HUMAN_KIND)
@@ -33,10 +34,7 @@ def person_ref(channel: str, sender: str) -> str:
 
 
 def _clean(text: Optional[str], limit: int) -> Optional[str]:
-    if not text:
-        return None
-    cleaned = "".join(ch for ch in str(text) if ch in "\t\n" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
-    return cleaned.strip()[:limit] or None
+    return clean_text(text, limit) or None if text else None
 
 
 class FeedbackError(ValueError):

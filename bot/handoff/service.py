@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import models as m
+from .cleaning import clean_text
 from .config import HandoffConfig
 from .feedback import FeedbackError, FeedbackStore
 from .passwords import DUMMY_HASH, hash_password, verify_password
@@ -28,7 +29,6 @@ from .routing import QueueRouter
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 2000
 MAX_TRANSCRIPT = 200
 SUPERVISOR, HELPER_ROLE = "supervisor", "helper"
 REASONS = ("request_human", "complain", "fallback", "assisted", "low_rating")
@@ -167,12 +167,6 @@ class QueueStats:
         self.ratings = len(self.scores)
         self.rating_avg = sum(self.scores) / len(self.scores) if self.scores else None
         return self
-
-
-def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Control characters out (tab and newline stay), trimmed, cut to the limit."""
-    cleaned = "".join(ch for ch in str(text) if ch in "\t\n" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
-    return cleaned.strip()[:limit]
 
 
 class HandoffService:
