@@ -7,9 +7,9 @@
   Out of hours or with nobody on duty it says so at once and runs `handoff_message_form` (message + callback).
 - `action_not_understood`: the answer for low-confidence messages; the second misunderstanding in a row
   offers a person.
-- `action_handoff_returned`: the bot's message when a helper hands back or closes (the place for the
-  rating question after human help).
-- `report_rating()`: for the rating feature: stores a 好差评 after human help on the ticket.
+- `action_handoff_returned`: the bot's message when a helper hands back or closes, then the 好差评 question
+  about the human help (answered through actions/feedback.py, stored on the ticket).
+- `report_rating()`: stores a 好差评 (of the bot, or of the human help on the ticket) via the internal API.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bot.privacy import mask_personal_data
 from . import catalog_access
 from .answer import ActionAnswer
 from .hall_help import ActionComplaintInfo, ActionHumanHelp
+from .rating_question import HUMAN, ask_rating
 from .render import ASPECTS, Fragments
 
 logger = logging.getLogger(__name__)
@@ -66,11 +67,11 @@ async def _post(path: str, body: dict) -> dict:
         raise HandoffUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def report_rating(channel: str, sender: str, score: int, comment: Optional[str] = None) -> Optional[int]:
-    """Hook for the 好差评 feature: rate the human help the person had. Returns the ticket id, if any."""
-    reply = await _post("/internal/handoff/ratings",
-                        {"channel": channel, "sender": sender, "score": score, "comment": comment})
-    return reply.get("ticket_id")
+async def report_rating(channel: str, sender: str, score: int, comment: Optional[str] = None,
+                        kind: str = "human", matter: Optional[str] = None) -> dict:
+    """Store a 好差评: kind "human" goes on the person's recent ticket. Returns {"rating_id", "ticket_id"}."""
+    return await _post("/internal/handoff/ratings", {"channel": channel, "sender": sender, "score": score,
+                                                     "comment": comment, "kind": kind, "matter": matter})
 
 
 def _intent(event: Dict[str, Any]) -> Optional[str]:
@@ -133,6 +134,54 @@ def normalise_phone(text: str) -> Optional[str]:
     return None
 
 
+def matter_of(tracker: Tracker):
+    """The catalog view of the conversation's matter, or None (the catalog is optional here)."""
+    code = tracker.get_slot("matter")
+    try:
+        return catalog_access.catalog().matter(code) if code else None
+    except Exception:
+        logger.exception("catalog lookup failed for %s", code)
+        return None
+
+
+def ticket_body(tracker: Tracker, domain: Dict[Text, Any], reason: str, matter, problem: Optional[str],
+                callback_phone: Optional[str] = None) -> dict:
+    """What the helper gets: channel, person, matter, situation, summary, transcript (and a complaint)."""
+    return {
+        "channel": tracker.get_latest_input_channel() or "",
+        "sender": tracker.sender_id,
+        "reason": reason,
+        "matter": matter.code if matter else None,
+        "situation": situation(tracker),
+        "summary": summary(tracker, Fragments(domain), matter.name if matter else None, reason),
+        "transcript": transcript(tracker),
+        "problem": problem,
+        "callback_phone": callback_phone,
+    }
+
+
+def announce(dispatcher: CollectingDispatcher, ticket: dict) -> List[Dict]:
+    """Tell the person where their live ticket stands; the conversation pauses while a helper has it."""
+    if ticket.get("status") == "waiting" and ticket.get("mode") == "callback":
+        dispatcher.utter_message(response="utter_handoff_message_already", hours=ticket.get("hours"))
+        return []
+    if ticket.get("status") == "active":
+        dispatcher.utter_message(response="utter_handoff_serving", helper_name=ticket.get("helper_name") or "",
+                                 staff_no=ticket.get("staff_no") or "")
+    else:
+        dispatcher.utter_message(response="utter_handoff_queued", position=ticket.get("position") or 0,
+                                 minutes=ticket.get("minutes") or 1, queue_name=ticket.get("queue_name"))
+    return [ConversationPaused()]
+
+
+def offline_notice(dispatcher: CollectingDispatcher, ticket: dict) -> None:
+    """Out of hours or nobody on duty: said at once."""
+    if ticket.get("offline_reason") == "no_helper":
+        dispatcher.utter_message(response="utter_handoff_no_helper", queue_name=ticket.get("queue_name"))
+    else:
+        dispatcher.utter_message(response="utter_handoff_out_of_hours", hours=ticket.get("hours"))
+
+
 class ActionHandoff(Action):
     def name(self) -> Text:
         return "action_handoff"
@@ -151,29 +200,13 @@ class ActionHandoff(Action):
         return "request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        fragments = Fragments(domain)
-        code = tracker.get_slot("matter")
-        matter = None
-        try:
-            matter = catalog_access.catalog().matter(code) if code else None
-        except Exception:  # the catalog is optional here: route by default
-            logger.exception("catalog lookup failed for %s", code)
+        matter = matter_of(tracker)
         reason = self._reason(tracker, matter.flags if matter else ())
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         problem = tracker.latest_message.get("text") if intent == "complain" else None
         reset = [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None), SlotSet("misunderstood", 0.0)]
-        body = {
-            "channel": tracker.get_latest_input_channel() or "",
-            "sender": tracker.sender_id,
-            "reason": reason,
-            "matter": matter.code if matter else None,
-            "situation": situation(tracker),
-            "summary": summary(tracker, fragments, matter.name if matter else None, reason),
-            "transcript": transcript(tracker),
-            "problem": problem,
-        }
         try:
-            ticket = await _post("/internal/handoff/tickets", body)
+            ticket = await _post("/internal/handoff/tickets", ticket_body(tracker, domain, reason, matter, problem))
         except HandoffUnavailable as exc:
             logger.warning("handoff unavailable for %s (%s): pointing to the help desk",
                            mask_personal_data(tracker.sender_id), mask_personal_data(str(exc)))
@@ -185,23 +218,10 @@ class ActionHandoff(Action):
         events = [SlotSet("handoff_ticket", float(ticket["ticket_id"]))] + reset
         if reason == "complain":
             dispatcher.utter_message(response="utter_handoff_complaint_recorded")
-        status, mode = ticket.get("status"), ticket.get("mode")
-        if status == "collecting":
-            if ticket.get("offline_reason") == "no_helper":
-                dispatcher.utter_message(response="utter_handoff_no_helper", queue_name=ticket.get("queue_name"))
-            else:
-                dispatcher.utter_message(response="utter_handoff_out_of_hours", hours=ticket.get("hours"))
+        if ticket.get("status") == "collecting":
+            offline_notice(dispatcher, ticket)
             return events + [FollowupAction("handoff_message_form")]
-        if status == "waiting" and mode == "callback":
-            dispatcher.utter_message(response="utter_handoff_message_already", hours=ticket.get("hours"))
-            return events
-        if status == "active":
-            dispatcher.utter_message(response="utter_handoff_serving", helper_name=ticket.get("helper_name") or "",
-                                     staff_no=ticket.get("staff_no") or "")
-        else:
-            dispatcher.utter_message(response="utter_handoff_queued", position=ticket.get("position") or 0,
-                                     minutes=ticket.get("minutes") or 1, queue_name=ticket.get("queue_name"))
-        return events + [ConversationPaused()]
+        return events + announce(dispatcher, ticket)
 
 
 class ValidateHandoffMessageForm(FormValidationAction):
@@ -243,7 +263,7 @@ class ActionHandoffLeaveMessage(Action):
 
 
 class ActionHandoffReturned(Action):
-    """The bot's first words after a helper: hand-back or close (the rating feature asks its question here)."""
+    """The bot's first words after a helper: hand-back or close, then the 好差评 question about the help."""
 
     def name(self) -> Text:
         return "action_handoff_returned"
@@ -252,7 +272,7 @@ class ActionHandoffReturned(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         response = "utter_handoff_closed_notice" if intent == "EXTERNAL_handoff_closed" else "utter_handoff_returned"
         dispatcher.utter_message(response=response)
-        return [SlotSet("handoff_ticket", None)]
+        return [SlotSet("handoff_ticket", None)] + ask_rating(dispatcher, domain, "utter_ask_rating_human", HUMAN)
 
 
 def _misunderstood_before(tracker: Tracker) -> int:

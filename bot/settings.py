@@ -41,6 +41,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of minutes, got {raw!r}") from None
+    if not 0 <= value <= 24 * 60:
+        raise SettingsError(f"{name} must be between 0 (off) and 1440, got {value}")
+    return value
+
+
 def _optional_port(env: Mapping[str, str], name: str) -> Optional[int]:
     return _port(env, name, 0) or None
 
@@ -94,6 +107,9 @@ class Settings:
     handoff_database_url: Optional[str] = None
     console_session_minutes: int = 480
     console_secure_cookie: bool = False
+    # ---- ratings (好差评) ----
+    # Minutes without a message after a bot answer before the page asks for a rating (once); 0 turns it off.
+    rating_idle_minutes: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -115,6 +131,7 @@ class Settings:
             handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
             console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
+            rating_idle_minutes=_minutes(env, "RATING_IDLE_MINUTES", defaults.rating_idle_minutes),
         )
 
     @property
@@ -177,6 +194,7 @@ class Settings:
         if self.handoff_secret:
             env["HANDOFF_SECRET"] = self.handoff_secret
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
+        env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         return env

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import yaml
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -156,8 +156,22 @@ def _shared_term_issues(records: CatalogRecords) -> List[CatalogIssue]:
     return issues
 
 
+def _drop_outdated_tables(engine: Engine) -> None:
+    """A database written by an older version lacks new columns: its catalog tables are rebuilt (the files
+    are the source of truth, so nothing is lost)."""
+    inspector = inspect(engine)
+    existing = set(inspector.get_table_names())
+    for table in models.Base.metadata.sorted_tables:
+        if table.name in existing:
+            columns = {c["name"] for c in inspector.get_columns(table.name)}
+            if not {c.name for c in table.columns} <= columns:
+                models.Base.metadata.drop_all(engine)
+                return
+
+
 def write_catalog(engine: Engine, records: CatalogRecords) -> None:
     """Replaces the whole catalog in one transaction, so readers never see a half-loaded state."""
+    _drop_outdated_tables(engine)
     models.Base.metadata.create_all(engine)
     with Session(engine) as session, session.begin():
         for table in reversed(models.Base.metadata.sorted_tables):
@@ -170,7 +184,8 @@ def write_catalog(engine: Engine, records: CatalogRecords) -> None:
         session.add(models.Hall(
             id=1, name=h.name, city=h.city, address=h.address, phone=h.phone, hours=h.hours,
             online_portal=h.online_portal, help_location_code=h.help_location,
-            complaint_location_code=h.complaint_location, source=h.source, as_of=h.as_of))
+            complaint_location_code=h.complaint_location, complaint_reply_days=h.complaint_reply_days,
+            source=h.source, as_of=h.as_of))
         for m in records.matters:
             session.add(_matter_row(m))
         session.flush()

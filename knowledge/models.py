@@ -16,6 +16,7 @@ class Hall(Base):
     online_portal = Column(Text)
     help_location_code = Column(String(40), ForeignKey("location.code"))
     complaint_location_code = Column(String(40), ForeignKey("location.code"))
+    complaint_reply_days = Column(Integer)
     source = Column(Text)
     as_of = Column(String(20))
 

@@ -47,7 +47,8 @@ class Catalog:
                 help_place=_place(session.get(models.Location, hall.help_location_code)
                                   if hall.help_location_code else None),
                 complaint_place=_place(session.get(models.Location, hall.complaint_location_code)
-                                       if hall.complaint_location_code else None))
+                                       if hall.complaint_location_code else None),
+                complaint_reply_days=hall.complaint_reply_days)
 
     def matter_codes(self) -> List[str]:
         with Session(self.engine) as session:

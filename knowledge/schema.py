@@ -131,6 +131,8 @@ class HallRecord:
     complaint_location: Optional[str]
     source: Optional[str]
     as_of: Optional[str]
+    # 办不成事: working days within which the hall promises to answer a complaint (a local fact).
+    complaint_reply_days: Optional[int] = None
 
 
 @dataclass
@@ -265,6 +267,7 @@ def read_hall(r: Reader) -> HallRecord:
         online_portal=r.text("online_portal", False, is_url, "must start with http(s)://"),
         help_location=r.text("help_location", False), complaint_location=r.text("complaint_location", False),
         source=r.text("source", False), as_of=r.text("as_of", False, is_date, "YYYY-MM-DD"),
+        complaint_reply_days=r.integer("complaint_reply_days", minimum=1),
     )
 
 

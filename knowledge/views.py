@@ -22,6 +22,7 @@ class HallView:
     online_portal: Optional[str]
     help_place: Optional[PlaceView]
     complaint_place: Optional[PlaceView]
+    complaint_reply_days: Optional[int] = None  # working days; None: not registered
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def on_duty(service, *queues, name="zhang", role="helper"):
 def test_tables_are_our_own_and_the_catalog_is_untouched(service, db_url):
     tables = set(inspect(create_engine(db_url)).get_table_names())
     assert {"handoff_ticket", "handoff_message", "handoff_helper", "handoff_queue", "handoff_session",
-            "handoff_assignment", "handoff_note", "handoff_rating", "handoff_helper_queue"} <= tables
+            "handoff_assignment", "handoff_note", "service_rating", "complaint", "handoff_helper_queue"} <= tables
     assert "matter" in tables  # the catalog is still there
     load(make_engine(db_url), FIXTURE_CATALOG)  # reloading the catalog keeps the handoff tables and rows
     assert "handoff_ticket" in inspect(create_engine(db_url)).get_table_names()

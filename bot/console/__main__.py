@@ -6,6 +6,8 @@
     python -m bot.console set-queues zhangsan --queue bdc
     python -m bot.console disable zhangsan | enable zhangsan
     python -m bot.console list-helpers | list-queues
+    python -m bot.console list-complaints [--full] [--no-ticket] [--limit 50]   # 办不成事, phone masked unless --full
+    python -m bot.console list-ratings [--limit 50]                             # 好差评 of the bot and of helpers
 
 Passwords are asked twice on a terminal, or read from the first line of stdin with --password-stdin.
 Uses DATABASE_URL (or HANDOFF_DATABASE_URL) and HANDOFF_CONFIG like the web server.
@@ -19,7 +21,8 @@ from typing import List, Optional
 
 from bot.handoff.config import HandoffConfig, HandoffConfigError
 from bot.handoff.passwords import WeakPassword
-from bot.handoff.service import SUPERVISOR, HandoffError, HandoffService
+from bot.handoff.service import SUPERVISOR, HandoffError, HandoffService, mask_sender
+from bot.privacy import mask_personal_data
 from bot.settings import Settings, SettingsError
 
 
@@ -50,6 +53,30 @@ def _describe(helper) -> str:
     return f"{helper.username}\t{helper.display_name}\t{helper.staff_no}\t{helper.role}\t{queues}{state}"
 
 
+def _one_line(text: Optional[str]) -> str:
+    return " ".join((text or "").split())
+
+
+def _print_complaints(service: HandoffService, full: bool, no_ticket: bool, limit: int) -> None:
+    """Newest first; personal data masked unless --full (for the staff who call back)."""
+    for c in service.feedback.complaints(limit=limit, without_ticket=no_ticket):
+        local = service.config.local(c.created_at).strftime("%Y-%m-%d %H:%M")
+        phone = c.phone if full else mask_personal_data(c.phone)
+        person = c.sender if full else mask_sender(c.sender)
+        detail = _one_line(c.detail) if full else mask_personal_data(_one_line(c.detail))
+        matter = c.matter_code or _one_line(c.matter_text) or "-"
+        ticket = f"ticket {c.ticket_id}" if c.ticket_id else "no ticket"
+        print(f"{c.reference}\t{local}\t{c.channel}\t{person}\t{matter}\t{phone}\t{ticket}\t{detail}")
+
+
+def _print_ratings(service: HandoffService, limit: int) -> None:
+    for r in service.feedback.ratings(limit=limit):
+        local = service.config.local(r.created_at).strftime("%Y-%m-%d %H:%M")
+        ticket = f"ticket {r.ticket_id}" if r.ticket_id else "-"
+        comment = mask_personal_data(_one_line(r.comment)) or "-"
+        print(f"{r.id}\t{local}\t{r.kind}\t{r.channel}\t{r.matter_code or '-'}\t{r.score}\t{ticket}\t{comment}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.console", description="Helper accounts of the console.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +97,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         sub.add_parser(name, help=f"{name} an account").add_argument("username")
     sub.add_parser("list-helpers")
     sub.add_parser("list-queues")
+    complaints = sub.add_parser("list-complaints", help="办不成事 complaints, newest first")
+    complaints.add_argument("--full", action="store_true", help="show phone numbers and details unmasked (staff)")
+    complaints.add_argument("--no-ticket", action="store_true", help="only those no helper ticket was opened for")
+    complaints.add_argument("--limit", type=int, default=50)
+    ratings = sub.add_parser("list-ratings", help="好差评 ratings, newest first")
+    ratings.add_argument("--limit", type=int, default=50)
     args = parser.parse_args(argv)
 
     try:
@@ -94,6 +127,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "list-queues":
             for queue in service.config.queues:
                 print(f"{queue.code}\t{queue.name}")
+        elif args.command == "list-complaints":
+            _print_complaints(service, args.full, args.no_ticket, max(1, args.limit))
+        elif args.command == "list-ratings":
+            _print_ratings(service, max(1, args.limit))
     except (SettingsError, HandoffConfigError) as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2

@@ -134,10 +134,41 @@ class Note(Base):
     created_at = Column(DateTime, nullable=False)
 
 
+# ---- 好差评 and 办不成事 (ratings, complaints) ----
+# Ratings of both kinds in one table: "bot" (the assistant's answers) and "human" (a helper's help, on the ticket).
+BOT_KIND, HUMAN_KIND = "bot", "human"
+
+
 class Rating(Base):
-    __tablename__ = "handoff_rating"
+    __tablename__ = "service_rating"
     id = Column(Integer, primary_key=True)
-    ticket_id = Column(Integer, ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
-    score = Column(Integer, nullable=False)  # 1 (很不满意) .. 5 (非常满意)
+    kind = Column(String(8), nullable=False)
+    channel = Column(String(32), nullable=False)
+    person = Column(String(32), nullable=False)  # opaque reference (a hash of channel and sender)
+    ticket_id = Column(Integer, ForeignKey("handoff_ticket.id", ondelete="SET NULL"), index=True)
+    matter_code = Column(String(40))
+    score = Column(Integer, nullable=False)  # 1 (非常不满意) .. 5 (非常满意)
     comment = Column(Text)
     created_at = Column(DateTime, nullable=False)
+
+    __table_args__ = (Index("ix_service_rating_created", "created_at"),)
+
+
+class Complaint(Base):
+    """办不成事: what the person reported, with a reference number that is unique per local day."""
+
+    __tablename__ = "complaint"
+    id = Column(Integer, primary_key=True)
+    day = Column(String(8), nullable=False)  # local date YYYYMMDD of the reference
+    seq = Column(Integer, nullable=False)
+    reference = Column(String(32), nullable=False, unique=True)  # BBCS-YYYYMMDD-NNNN
+    channel = Column(String(32), nullable=False)
+    sender = Column(String(128), nullable=False)  # to reach the person's chat; shown masked
+    matter_code = Column(String(40))
+    matter_text = Column(String(200))  # the matter as the person named it, when the catalog had no match
+    detail = Column(Text, nullable=False)
+    phone = Column(String(40), nullable=False)  # full for the staff who call back; masked in lists and logs
+    ticket_id = Column(Integer, ForeignKey("handoff_ticket.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False)
+
+    __table_args__ = (Index("uq_complaint_day_seq", "day", "seq", unique=True),)

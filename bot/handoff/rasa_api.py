@@ -32,6 +32,15 @@ class RasaBridge:
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             raise RasaApiError(f"{type(exc).__name__}: {exc}") from exc
 
+    async def _get(self, path: str) -> Any:
+        try:
+            async with self._session.get(f"{self._base}{path}", timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise RasaApiError(f"Rasa answered {resp.status} to {path.split('?')[0]}")
+                return await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaApiError(f"{type(exc).__name__}: {exc}") from exc
+
     def _conversation(self, sender: str) -> str:
         return f"/conversations/{quote(sender, safe='')}"
 
@@ -52,3 +61,17 @@ class RasaBridge:
             logger.warning("no messages from Rasa after resuming %s", mask_personal_data(sender))
             return []
         return messages
+
+    async def state(self, sender: str) -> Dict[str, Any]:
+        """The conversation's current state (slots, paused, active_loop), without its events."""
+        state = await self._get(f"{self._conversation(sender)}/tracker?include_events=NONE")
+        if not isinstance(state, dict):
+            raise RasaApiError("unexpected tracker")
+        return state
+
+    async def trigger(self, sender: str, intent: str) -> List[Dict[str, Any]]:
+        """Trigger an intent (as if the person said it) and return the bot's messages."""
+        reply = await self._post(f"{self._conversation(sender)}/trigger_intent?include_events=NONE",
+                                 {"name": intent, "entities": {}})
+        messages = reply.get("messages") if isinstance(reply, dict) else None
+        return messages if isinstance(messages, list) else []

@@ -70,6 +70,7 @@ class HandoffRuntime:
         self._resuming: set = set()
         self._task: Optional[asyncio.Task] = None
         self.stopping = False  # consoles closed by a restart stay on duty (they reconnect at once)
+        self.idle = None  # bot.handoff.idle.IdleWatcher, set by the web app (the rating question when idle)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -78,6 +79,8 @@ class HandoffRuntime:
 
     async def stop(self) -> None:
         self.stopping = True
+        if self.idle is not None:
+            await self.idle.stop()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -145,10 +148,12 @@ class HandoffRuntime:
     # -- from the action server (internal API) ---------------------------------------------------
 
     async def request(self, channel: str, sender: str, reason: str, matter: Optional[str], situation: Optional[dict],
-                      summary: str, transcript: list, problem: Optional[str]) -> TicketInfo:
+                      summary: str, transcript: list, problem: Optional[str],
+                      callback_phone: Optional[str] = None) -> TicketInfo:
         if not self.router.supports(channel):
             raise HandoffError("unsupported_channel")
-        info = self.service.request(channel, sender, reason, matter, situation, summary, transcript, problem)
+        info = self.service.request(channel, sender, reason, matter, situation, summary, transcript, problem,
+                                    callback_phone=callback_phone)
         logger.info("handoff ticket=%s person=%s reason=%s queue=%s status=%s", info.id, mask_sender(sender),
                     info.reason, info.queue_code, info.status)
         if info.status == m.WAITING:

@@ -21,13 +21,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import models as m
+from .cleaning import clean_text
 from .config import HandoffConfig
+from .feedback import FeedbackError, FeedbackStore
 from .passwords import DUMMY_HASH, hash_password, verify_password
 from .routing import QueueRouter
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 2000
 MAX_TRANSCRIPT = 200
 SUPERVISOR, HELPER_ROLE = "supervisor", "helper"
 REASONS = ("request_human", "complain", "fallback", "assisted", "low_rating")
@@ -168,18 +169,13 @@ class QueueStats:
         return self
 
 
-def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Control characters out (tab and newline stay), trimmed, cut to the limit."""
-    cleaned = "".join(ch for ch in str(text) if ch in "\t\n" or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF))
-    return cleaned.strip()[:limit]
-
-
 class HandoffService:
     def __init__(self, engine: Engine, config: HandoffConfig, clock: Callable[[], datetime] = utcnow):
         self.engine = engine
         self.config = config
         self.clock = clock
         self.router = QueueRouter(engine, config)
+        self.feedback = FeedbackStore(engine, config.tz, clock)
 
     # -- set-up --------------------------------------------------------------------------------------
 
@@ -299,7 +295,7 @@ class HandoffService:
 
     def request(self, channel: str, sender: str, reason: str, matter_code: Optional[str] = None,
                 situation: Optional[dict] = None, summary: str = "", transcript: Optional[list] = None,
-                problem: Optional[str] = None) -> TicketInfo:
+                problem: Optional[str] = None, callback_phone: Optional[str] = None) -> TicketInfo:
         """Open a ticket for a person, or return the one they already have (idempotent)."""
         if reason not in REASONS:
             reason = "request_human"
@@ -318,6 +314,8 @@ class HandoffService:
                         m.Ticket.status.in_(m.OPEN_STATUSES))).first()
                     if existing is not None:
                         self._refresh_context(existing, reason, facts, situation, summary, transcript, problem)
+                        if callback_phone:
+                            existing.callback_phone = clean_text(callback_phone, 40)
                         if offline is None and existing.mode == m.CALLBACK and existing.status != m.ACTIVE:
                             # Helpers are back: the person who asks again now waits live.
                             existing.mode, existing.status, existing.offline_reason = m.LIVE, m.WAITING, None
@@ -333,6 +331,7 @@ class HandoffService:
                             matter_code=facts.code if facts else None, matter_name=facts.name if facts else None,
                             situation=situation or None, summary=clean_text(summary or "", 4000),
                             transcript=transcript, problem=clean_text(problem, 4000) if problem else None,
+                            callback_phone=clean_text(callback_phone, 40) if callback_phone else None,
                             created_at=now, queued_at=now if offline is None else None,
                             bot_paused=offline is None)
                         session.add(ticket)
@@ -681,7 +680,8 @@ class HandoffService:
             ids = [t.id for t in tickets]
             if ids:
                 for ticket_id, score in session.execute(select(m.Rating.ticket_id, m.Rating.score)
-                                                        .where(m.Rating.ticket_id.in_(ids))):
+                                                        .where(m.Rating.ticket_id.in_(ids),
+                                                               m.Rating.kind == m.HUMAN_KIND)):
                     scores.setdefault(ticket_id, []).append(score)
         for t in tickets:
             for row in (stats[t.queue_code], total):
@@ -700,20 +700,18 @@ class HandoffService:
 
     def record_rating(self, channel: str, sender: str, score: int, comment: Optional[str] = None) -> Optional[int]:
         """A 好差评 rating of the human help: kept on the person's latest ticket a helper handled recently."""
-        if not 1 <= int(score) <= 5:
-            raise HandoffError("bad_score")
-        now = self.clock()
-        since = now - timedelta(hours=self.config.rating_window_hours)
-        with Session(self.engine) as session, session.begin():
-            ticket = session.scalars(select(m.Ticket).where(
-                m.Ticket.channel == channel, m.Ticket.sender == sender, m.Ticket.claimed_at.is_not(None),
-                or_(m.Ticket.status == m.ACTIVE, m.Ticket.closed_at >= since))
-                .order_by(m.Ticket.id.desc())).first()
-            if ticket is None:
-                return None
-            session.add(m.Rating(ticket_id=ticket.id, score=int(score),
-                                 comment=clean_text(comment, 1000) if comment else None, created_at=now))
-            return ticket.id
+        return self.rate(m.HUMAN_KIND, channel, sender, score, comment).ticket_id
+
+    def rate(self, kind: str, channel: str, sender: str, score: int, comment: Optional[str] = None,
+             matter_code: Optional[str] = None):
+        """A 好差评 rating of the bot ("bot", with the matter talked about) or of a helper ("human", on the ticket)."""
+        try:
+            if kind == m.HUMAN_KIND:
+                return self.feedback.rate_human_help(channel, sender, int(score), comment,
+                                                     self.config.rating_window_hours)
+            return self.feedback.add_rating(kind, channel, sender, int(score), comment, matter_code)
+        except (FeedbackError, TypeError, ValueError):
+            raise HandoffError("bad_score") from None
 
     # -- helpers -------------------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ async def _start_handoff(app: web.Application) -> None:
     from knowledge import make_engine
 
     from bot.handoff.config import HandoffConfig
+    from bot.handoff.idle import IdleWatcher
     from bot.handoff.internal_api import create_internal_app
     from bot.handoff.rasa_api import RasaBridge
     from bot.handoff.runtime import HandoffRuntime
@@ -97,6 +98,7 @@ async def _start_handoff(app: web.Application) -> None:
     runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url),
                              http_session=app[SESSION], secret=settings.handoff_secret)
     runtime.start()
+    runtime.idle = IdleWatcher(service, runtime.bridge, runtime.person_hub, settings.rating_idle_minutes * 60)
     app[HANDOFF] = runtime
     if settings.handoff_port:
         runner = web.AppRunner(create_internal_app(runtime, settings.handoff_secret), access_log=None)

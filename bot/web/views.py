@@ -66,6 +66,9 @@ async def chat(request: web.Request) -> web.Response:
 
     started = time.monotonic()
     handoff = request.app.get(keys.HANDOFF)
+    idle = handoff.idle if handoff is not None else None
+    if idle is not None:
+        idle.touch(sender)
     if handoff is not None:
         # While the person has an open ticket, their messages go to the helper and the bot stays silent.
         try:
@@ -92,6 +95,8 @@ async def chat(request: web.Request) -> web.Response:
         # Rasa answers 200 with nothing when an action failed: never leave the person in silence.
         logger.warning("empty reply from Rasa for sender %s", mask_personal_data(sender))
         messages = keys.domain_messages(request.app[keys.TEXTS], "utter_no_reply")
+    elif idle is not None:
+        idle.answered(sender, message)
     logger.info(
         "turn sender=%s message=%r replies=%d ms=%d",
         mask_personal_data(sender),

@@ -196,6 +196,14 @@
     if (near) scrollToBottom();
   }
 
+  // The bot speaking first (the rating question when the person went quiet): not stored, no cursor.
+  function showBotFrame(frame) {
+    var messages = Array.isArray(frame.messages) ? frame.messages : [];
+    var near = isNearBottom();
+    messages.forEach(function (m) { addBotMessage(m || {}); });
+    if (near) scrollToBottom();
+  }
+
   function setHandoffState(state) {
     handoffState = state && typeof state === "object" ? state : null;
     document.body.dataset.handoff = handoffState ? handoffState.status : "";
@@ -235,6 +243,7 @@
       try { frame = JSON.parse(e.data); } catch (err) { return; }
       if (!frame || typeof frame !== "object") return;
       if (frame.type === "message") showFrame(frame);
+      else if (frame.type === "bot") showBotFrame(frame);
       else if (frame.type === "state") setHandoffState(frame.handoff);
       else if (frame.type === "typing") showTyping();
     });

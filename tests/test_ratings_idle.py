@@ -1,0 +1,99 @@
+"""The rating question when the person goes quiet, on the real page in headless Chromium.
+
+A second web server (RATING_IDLE_MINUTES=0.05, i.e. 3 s) runs in front of the test stack's Rasa, so the
+other tests keep the default of 5 minutes. Sync module: Playwright's sync API must not share a module with
+asyncio tests (see conftest.browser)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.handoff import models as m
+from bot.handoff.feedback import person_ref
+from handoff_support import HANDOFF_CONFIG, REPO_ROOT, response_text
+from knowledge import make_engine
+
+IDLE_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def quick_web(live_stack, free_ports, tmp_path_factory):
+    (port,) = free_ports(1)
+    log = tmp_path_factory.mktemp("idle-web") / "web.log"
+    env = dict(os.environ, WEB_PORT=str(port), HOST="127.0.0.1", RASA_PORT=str(live_stack.settings.rasa_port),
+               DATABASE_URL=live_stack.settings.database_url, HANDOFF_CONFIG=str(HANDOFF_CONFIG),
+               RATING_IDLE_MINUTES=str(IDLE_SECONDS / 60))
+    for name in ("RASA_URL", "HANDOFF_PORT", "HANDOFF_SECRET", "HANDOFF_DATABASE_URL"):
+        env.pop(name, None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the second web server did not start:\n" + log.read_text(errors="replace"))
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _ask(page, text):
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+
+
+def _bot_texts(page):
+    return page.locator("#messages .msg.bot .bubble").all_inner_texts()
+
+
+def test_a_quiet_person_is_asked_once_on_the_page_and_the_tap_is_stored(quick_web, page, live_stack):
+    page.goto(quick_web)
+    page.wait_for_selector(".msg.bot .bubble")  # the greeting
+    _ask(page, "公积金提取要带什么")
+    page.wait_for_selector(".msg.bot .bubble:has-text('住房公积金提取')")
+    question = response_text("utter_ask_rating_idle")
+    started = time.monotonic()
+    page.wait_for_selector(f".msg.bot .bubble:has-text('{question[:12]}')", timeout=30_000)
+    assert time.monotonic() - started >= IDLE_SECONDS - 0.5  # not before the person went quiet
+    chips = page.locator(".msg.bot:last-child .chip")
+    assert chips.all_inner_texts() == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    page.click(".msg.bot:last-child .chip:text-is('满意')")
+    page.wait_for_selector(f".msg.bot .bubble:has-text('{response_text('utter_ask_rating_comment')[:10]}')")
+    page.click(".msg.bot:last-child .chip:text-is('不写了')")
+    page.wait_for_selector(f".msg.bot .bubble:has-text('{response_text('utter_rating_thanks_no_comment')[:8]}')")
+
+    sender = page.evaluate("window.localStorage.getItem('sqfd.sender')")
+    with Session(make_engine(live_stack.settings.database_url)) as session:
+        rows = session.scalars(select(m.Rating).where(m.Rating.person == person_ref("web", sender))).all()
+    assert [(r.kind, r.channel, r.matter_code, r.score) for r in rows] == [("bot", "web", "GJJ-TQ", 4)]
+
+    # Once per session: another answer and another quiet spell ask nothing.
+    _ask(page, "那要多久")
+    page.wait_for_selector(".msg.bot .bubble:has-text('的办理时限')")
+    time.sleep(IDLE_SECONDS * 2.5)
+    assert sum(question in text for text in _bot_texts(page)) == 1
+
+
+def test_never_before_the_bot_answered_anything(quick_web, page):
+    page.goto(quick_web)
+    page.wait_for_selector(".msg.bot .bubble")
+    time.sleep(IDLE_SECONDS * 2.5)
+    texts = _bot_texts(page)
+    assert len(texts) == 1 and response_text("utter_ask_rating_idle") not in texts[0]
