@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge.views import MatterView
 
-from . import catalog_access
+from . import catalog_access, guide
 from .render import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
 
@@ -54,6 +54,8 @@ class ActionAnswer(Action):
             return self._without_matter(dispatcher, tracker, fragments, aspect)
 
         matter = catalog.matter(resolution.code)
+        if aspect == "materials":  # the list for the person's situation (情形引导), then the checklist
+            return [SlotSet("aspect", aspect)] + guide.materials(dispatcher, tracker, fragments, matter)
         self._answer(dispatcher, fragments, matter, aspect)
         return [SlotSet("matter", matter.code), SlotSet("aspect", aspect)]
 
@@ -83,11 +85,7 @@ class ActionAnswer(Action):
             dispatcher.utter_message(response="utter_unknown_fact", matter_name=name, place=place, phone=phone,
                                      aspect_label=f.aspect_label(aspect), buttons=buttons)
 
-        if aspect == "materials":
-            lines = f.material_lines(matter, {})
-            dispatcher.utter_message(response="utter_materials", matter_name=name, count=len(lines),
-                                     materials="\n".join(lines), place=place, buttons=buttons)
-        elif aspect == "conditions":
+        if aspect == "conditions":
             dispatcher.utter_message(response="utter_conditions", matter_name=name,
                                      conditions=f.numbered(list(matter.conditions)), buttons=buttons)
         elif aspect == "procedure":

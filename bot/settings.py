@@ -68,6 +68,15 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def _public_url(env: Mapping[str, str]) -> Optional[str]:
+    raw = env.get("PUBLIC_URL", "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")) or any(ch.isspace() for ch in raw):
+        raise SettingsError(f"PUBLIC_URL must be an http(s):// address, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     rasa_port: int = 5005
@@ -94,6 +103,8 @@ class Settings:
     handoff_database_url: Optional[str] = None
     console_session_minutes: int = 480
     console_secure_cookie: bool = False
+    # ---- guide: the address citizens reach the web server at (links to the printable notice) ----
+    public_url_override: Optional[str] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -115,6 +126,7 @@ class Settings:
             handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
             console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
+            public_url_override=_public_url(env),
         )
 
     @property
@@ -140,6 +152,11 @@ class Settings:
     @property
     def web_url(self) -> str:
         return f"http://{self.connect_host}:{self.web_port}"
+
+    @property
+    def public_url(self) -> str:
+        """Base of links given to citizens (PUBLIC_URL, e.g. https://zwfw.example.gov.cn behind a proxy)."""
+        return self.public_url_override or f"http://localhost:{self.web_port}"
 
     @property
     def handoff_url(self) -> Optional[str]:
@@ -177,6 +194,7 @@ class Settings:
         if self.handoff_secret:
             env["HANDOFF_SECRET"] = self.handoff_secret
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
+        env["PUBLIC_URL"] = self.public_url
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         return env
