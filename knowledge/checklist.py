@@ -15,7 +15,8 @@ from .text import normalize
 MAX_TEXT = 500  # a checklist answer is short; longer text is cut, never scanned at length
 MIN_SIMILARITY = 0.5
 _CN_NUMBERS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_DIGITS = re.compile(r"\d{1,3}")
+# A number inside code-like text ("alert(1)", "x=2", "v3") is not a position.
+_DIGITS = re.compile(r"(?<![a-z0-9(=._\-])\d{1,3}(?![a-z0-9)=._\-])")
 _CN_RUN = re.compile(r"第([一二两三四五六七八九十]{1,3}(?:[、，,和及与跟还有\s]*[一二两三四五六七八九十]{1,3})*)")
 _CN_ONLY = re.compile(r"^[一二两三四五六七八九十、，,和及与跟还有第项个号条\s]+$")
 _SEPARATORS = re.compile(r"[、，,；;。.\s/+]|和|及|与|跟|还有|以及|外加|加上")
