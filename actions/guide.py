@@ -1,7 +1,7 @@
 """情形引导 and 一次性告知单: the material list for the person's own situation, then what is still missing.
 
 - `materials()` is action_answer's materials answer: when some material depends on an unanswered situation
-  question, it sets `guide_asking` and a rule starts `situation_form`; otherwise it gives the list.
+  question, it activates `situation_form` (an ActiveLoop event: the loop runs next); otherwise it gives the list.
 - `situation_form` has one required slot, `situation_answer`, asked by `action_ask_situation_answer` as long
   as a question that changes the list is open (`validate_situation_form.required_slots`). The answers live
   in the dict slot `situation_answers` for the matter in `guide_matter`.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecutionRejected, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.settings import Settings
@@ -38,7 +38,6 @@ SITUATION_FORM = "situation_form"
 ANSWER_SLOT = "situation_answer"
 ANSWERS_SLOT = "situation_answers"
 MATTER_SLOT = "guide_matter"
-ASKING_SLOT = "guide_asking"
 OPTION_ENTITY = "situation_option"
 REQUESTED_SLOT = "requested_slot"
 # A reply that names another matter may move the questions to it ("不对，是个体户").
@@ -163,16 +162,17 @@ def show_list(dispatcher: CollectingDispatcher, fragments: Fragments, matter: Ma
 
 def begin(dispatcher: CollectingDispatcher, fragments: Fragments, matter: MatterView,
           answers: Dict[str, str]) -> List[Dict[Text, Any]]:
-    """Ask the open questions (a rule starts situation_form when guide_asking is set), or give the list."""
+    """Ask the open questions (situation_form runs next), or give the list."""
     answers = valid_answers(matter, answers)
     events = [SlotSet("matter", matter.code), SlotSet(MATTER_SLOT, matter.code), SlotSet(ANSWERS_SLOT, answers),
               SlotSet(ANSWER_SLOT, None)]
     pending = pending_questions(matter, answers)
     if pending:
         dispatcher.utter_message(response="utter_situation_intro", matter_name=matter.name, count=len(pending))
-        return events + [SlotSet(ASKING_SLOT, True)]
+        # requested_slot cleared first, so the form does not read this message as the answer to a question.
+        return events + [SlotSet(REQUESTED_SLOT, None), ActiveLoop(SITUATION_FORM)]
     show_list(dispatcher, fragments, matter, answers)
-    return events + [SlotSet(ASKING_SLOT, False)]
+    return events
 
 
 def materials(dispatcher: CollectingDispatcher, tracker: Tracker, fragments: Fragments,
@@ -244,7 +244,7 @@ class ActionAskSituationAnswer(Action):
             buttons = [{"title": label, "payload": f'/inform_situation{{"{OPTION_ENTITY}":"{question.code}:{code}"}}'}
                        for code, label in question.options]
             dispatcher.utter_message(response="utter_ask_situation", question=question.question, buttons=buttons)
-        return [SlotSet(ASKING_SLOT, False)]
+        return []
 
 
 class ActionSituationList(Action):
@@ -259,7 +259,7 @@ class ActionSituationList(Action):
             dispatcher.utter_message(response="utter_ask_matter")
             return []
         show_list(dispatcher, Fragments(domain), matter, stored_answers(tracker, matter))
-        return [SlotSet(ASKING_SLOT, False)]
+        return []
 
 
 class ActionChangeSituation(Action):
@@ -273,7 +273,7 @@ class ActionChangeSituation(Action):
         matter = _current_matter(tracker)
         if matter is None:
             dispatcher.utter_message(response="utter_ask_matter")
-            return [SlotSet(ASKING_SLOT, False)]
+            return []
         reading = read_reply(tracker, matter, stored_answers(tracker, matter))
         if reading.kind == "switch":
             dispatcher.utter_message(response="utter_situation_matter_changed", matter_name=reading.matter.name)
@@ -283,7 +283,7 @@ class ActionChangeSituation(Action):
                                      situation=fragments("situation_separator").join(summary))
         elif not matter.situations:
             dispatcher.utter_message(response="utter_situation_no_questions", matter_name=matter.name)
-            return [SlotSet(ASKING_SLOT, False)]
+            return []
         else:
             dispatcher.utter_message(response="utter_situation_restart")
             reading = Reading("restart", matter, {})

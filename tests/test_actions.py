@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, ActionComplaintInfo, ActionHumanHelp, ActionSituationList, catalog_access
@@ -52,7 +52,7 @@ def test_materials_that_depend_on_the_situation_ask_first_then_list_completely()
     assert [m["response"] for m in messages] == ["utter_situation_intro"]
     assert events == [SlotSet("aspect", "materials"), SlotSet("matter", "T-GT-SL"), SlotSet("guide_matter", "T-GT-SL"),
                       SlotSet("situation_answers", {}), SlotSet("situation_answer", None),
-                      SlotSet("guide_asking", True)]
+                      SlotSet("requested_slot", None), ActiveLoop("situation_form")]
     tracker = snapshot("materials_named.json")
     tracker.slots.update({"matter": "T-GT-SL", "guide_matter": "T-GT-SL", "situation_answers": {"agent": "agent"}})
     dispatcher = CollectingDispatcher()
@@ -102,7 +102,7 @@ def test_button_choice_answers_the_pending_aspect():
     messages, events = run(ActionAnswer(), "choose_from_button.json")
     # The pending aspect is materials, which for this matter depend on the situation: questions first.
     assert [m["response"] for m in messages] == ["utter_situation_intro"]
-    assert SlotSet("matter", "T-GT-SL") in events and SlotSet("guide_asking", True) in events
+    assert SlotSet("matter", "T-GT-SL") in events and ActiveLoop("situation_form") in events
 
 
 def test_bundle_lists_members_as_buttons():

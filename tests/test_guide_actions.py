@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActionExecutionRejected, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import (ActionAnswer, ActionAskSituationAnswer, ActionChangeSituation, ActionChecklist,
@@ -89,7 +89,8 @@ def test_an_answer_in_the_first_message_is_kept_and_the_questions_start():
     assert "个体工商户设立登记" in rendered(messages[0]) and "最多2个" in rendered(messages[0])
     assert slot_values(events) == {"aspect": "materials", "matter": "SCJG-GT-SL", "guide_matter": "SCJG-GT-SL",
                                    "situation_answers": {"agent": "agent"}, "situation_answer": None,
-                                   "guide_asking": True}
+                                   "requested_slot": None}
+    assert events[-1] == ActiveLoop("situation_form")  # the questions run next
 
 
 def test_the_next_question_is_asked_with_the_catalog_options_as_buttons():
@@ -100,7 +101,7 @@ def test_the_next_question_is_asked_with_the_catalog_options_as_buttons():
     assert messages[0]["buttons"] == [
         {"title": "个人经营", "payload": '/inform_situation{"situation_option":"form:individual"}'},
         {"title": "家庭经营", "payload": '/inform_situation{"situation_option":"form:family"}'}]
-    assert events == [SlotSet("guide_asking", False)]
+    assert events == []
 
 
 def test_a_free_text_reply_answers_and_the_form_goes_on():
@@ -178,7 +179,7 @@ def test_the_list_is_complete_for_the_situation_and_offers_the_checklist():
     assert [item["index"] for item in checklist["items"]] == [1, 2, 3, 4, 5]
     assert checklist["items"][1]["name"] == "经营者身份证"
     assert checklist["submit"] and checklist["none"] and checklist["label"]
-    assert events == [SlotSet("guide_asking", False)]
+    assert events == []
 
 
 def test_after_the_list_a_changed_answer_redoes_it():
@@ -189,7 +190,7 @@ def test_after_the_list_a_changed_answer_redoes_it():
     assert "经营者本人办理" in rendered(messages[0])
     assert "委托书" not in rendered(messages[1]) and "共3项" in rendered(messages[1])
     assert slot_values(events)["situation_answers"] == {"agent": "self", "form": "individual", "prior": "no"}
-    assert slot_values(events)["guide_asking"] is False
+    assert ActiveLoop("situation_form") not in events
 
 
 def test_after_the_list_gai_yi_xia_asks_again_from_the_start():
@@ -197,7 +198,7 @@ def test_after_the_list_gai_yi_xia_asks_again_from_the_start():
     messages, events = run(ActionChangeSituation(), tracker)
     assert [m["response"] for m in messages] == ["utter_situation_restart", "utter_situation_intro"]
     assert slot_values(events)["situation_answers"] == {}
-    assert slot_values(events)["guide_asking"] is True
+    assert events[-1] == ActiveLoop("situation_form")
 
 
 def test_after_the_list_bu_dui_shi_ge_ti_hu_changes_the_matter():
@@ -210,7 +211,7 @@ def test_after_the_list_bu_dui_shi_ge_ti_hu_changes_the_matter():
     assert "个体工商户设立登记" in rendered(messages[0])
     values = slot_values(events)
     assert values["matter"] == "SCJG-GT-SL" and values["situation_answers"] == {"agent": "agent"}
-    assert values["guide_asking"] is True
+    assert events[-1] == ActiveLoop("situation_form")
 
 
 # ---- 一次性告知单 -------------------------------------------------------------------------------------
