@@ -24,8 +24,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.settings import Settings
 from knowledge.checklist import read_checklist
 from knowledge.notice import notice_path
-from knowledge.situations import (load_situation_words, match_answers, next_question, pending_questions,
-                                  situation_summary, valid_answers)
+from knowledge.situations import (corrected_matter, load_situation_words, match_answers, next_question,
+                                  pending_questions, situation_summary, valid_answers)
 from knowledge.views import MatterView
 
 from . import catalog_access
@@ -90,9 +90,23 @@ def _payload_answer(tracker: Tracker, matter: MatterView) -> Dict[str, str]:
     return {}
 
 
+_terms_cache: Dict[int, list] = {}
+
+
+def _catalog_terms(catalog) -> list:
+    # Read once per catalog object (the action server keeps one for its life).
+    if id(catalog) not in _terms_cache:
+        _terms_cache.clear()
+        _terms_cache[id(catalog)] = catalog.terms()
+    return _terms_cache[id(catalog)]
+
+
 def _named_matter(tracker: Tracker, current: MatterView) -> Optional[MatterView]:
-    """Another matter the message clearly names (a payload, or a recognised name in the text)."""
+    """Another matter the message clearly names: "不对，是个体户", a payload, or a recognised name."""
     catalog = catalog_access.catalog()
+    code = corrected_matter(_free_text(tracker.latest_message.get("text")), _catalog_terms(catalog))
+    if code and code != current.code:
+        return catalog.matter(code)
     resolution = resolve(tracker, catalog)
     if resolution.kind != "matter" or resolution.from_context or resolution.code == current.code:
         return None

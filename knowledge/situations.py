@@ -23,6 +23,10 @@ NEGATIONS = "不没非别未"
 NEGATION_WINDOW = 2  # "不是本人": a phrase within two characters after a negation does not count
 _LABEL_SPLIT = re.compile(r"[（）()，,、；;：:/\s]|或者|或")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# "不对，是个体户": the words around a corrected matter name.
+_CORRECTION_HEAD = re.compile(r"^(?:不对|不是|错了|搞错了|弄错了|说错了|选错了|更正|改成|改为|换成|应该是|其实是|我是说|我说的是|"
+                              r"我要办的是|我办的是|是)+")
+_CORRECTION_TAIL = re.compile(r"(?:的|才对|吧|啊|呢|哦|呀)+$")
 _OPTION_NUMBER = re.compile(r"^\s*(?:第|选)?\s*([1-9]|[一二两三四五六七八九])\s*(?:个|项|种|号|条)?\s*$")
 
 
@@ -228,3 +232,15 @@ def situation_summary(matter: MatterView, answers: Mapping[str, str]) -> List[st
     return [s.label_of(answers[s.code]) for s in matter.situations
             if s.code in answers and s.label_of(answers[s.code])]
 
+
+
+def corrected_matter(text: str, terms: Iterable[Tuple[str, str, str, str, str]]) -> Optional[str]:
+    """The matter a correction names exactly ("不对，是个体户" → the matter whose term is 个体户), else None.
+
+    `terms` as `Catalog.terms()` gives them; a term of several matters (营业执照) names none."""
+    core = re.sub(r"[^0-9a-z\u4e00-\u9fff]", "", normalize(text))
+    core = _CORRECTION_TAIL.sub("", _CORRECTION_HEAD.sub("", core))
+    if not core:
+        return None
+    codes = {code for kind, code, _, _, term in terms if kind == "matter" and normalize(term) == core}
+    return codes.pop() if len(codes) == 1 else None
