@@ -5,9 +5,9 @@
 - `situation_form` has one required slot, `situation_answer`, asked by `action_ask_situation_answer` as long
   as a question that changes the list is open (`validate_situation_form.required_slots`). The answers live
   in the dict slot `situation_answers` for the matter in `guide_matter`.
-- A reply that answers nothing and is about something else rejects the form; rules (data/rules/guide.yml)
-  then leave it and answer. "不对，是个体户" in or after the form moves to that matter, keeping the answers
-  that mean the same there.
+- A message with another aspect, 转人工 etc. is not mapped to `situation_answer` (`not_intent` in the
+  domain), so the form is rejected and rules (data/rules/guide.yml) leave it and answer the message.
+- "不对，是个体户" in or after the form moves to that matter, keeping the answers that mean the same there.
 - `action_checklist` reads what the person has (positions or names) and says exactly what is missing, with
   the link to the printable notice (PUBLIC_URL + knowledge.notice.notice_path).
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.settings import Settings
@@ -41,10 +41,7 @@ MATTER_SLOT = "guide_matter"
 OPTION_ENTITY = "situation_option"
 REQUESTED_SLOT = "requested_slot"
 # A reply that names another matter may move the questions to it ("不对，是个体户").
-SWITCH_INTENTS = {"change_answer", "inform_situation", "ask_materials", "inform_matter", "choose_matter"}
-# A reply with these intents that answers nothing is asked again; any other intent leaves the form.
-STAY_INTENTS = {"change_answer", "inform_situation", "affirm", "deny", "nlu_fallback", "inform_have",
-                "ask_materials", "inform_matter", "choose_matter"}
+SWITCH_INTENTS = {"change_answer", "inform_situation", "inform_matter"}
 
 
 def _intent(tracker: Tracker) -> Optional[str]:
@@ -115,14 +112,9 @@ def _named_matter(tracker: Tracker, current: MatterView) -> Optional[MatterView]
     return catalog.matter(resolution.code) if named else None
 
 
-def _resolves_elsewhere(tracker: Tracker) -> bool:
-    """The message asks about a bundle or several matters: action_answer should take it."""
-    return resolve(tracker, catalog_access.catalog()).kind in ("bundle", "ambiguous")
-
-
 @dataclass
 class Reading:
-    kind: str  # "answer" | "switch" | "restart" | "stay" | "leave"
+    kind: str  # "answer" | "switch" | "restart" | "stay" (not understood: asked again)
     matter: MatterView
     answers: Dict[str, str]
 
@@ -141,13 +133,9 @@ def read_reply(tracker: Tracker, matter: MatterView, answers: Dict[str, str]) ->
         if other is not None:
             carried = {**valid_answers(other, answers), **hints(tracker, other)}
             return Reading("switch", other, carried)
-        if intent in ("ask_materials", "inform_matter", "choose_matter") and _resolves_elsewhere(tracker):
-            return Reading("leave", matter, answers)
     if intent == "change_answer":
         return Reading("restart", matter, {})
-    if intent in STAY_INTENTS:
-        return Reading("stay", matter, answers)
-    return Reading("leave", matter, answers)
+    return Reading("stay", matter, answers)
 
 
 # ---- the list, and the offer to check it ----------------------------------------------------------
@@ -219,15 +207,6 @@ class ValidateSituationForm(FormValidationAction):
         if matter is None:
             return None
         return read_reply(tracker, matter, stored_answers(tracker, matter))
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        if tracker.get_slot(REQUESTED_SLOT) == ANSWER_SLOT and tracker.latest_action_name == "action_listen":
-            reading = self._reading(tracker)
-            if reading is None or reading.kind == "leave":
-                logger.info("situation form left on intent %s", _intent(tracker))
-                # The rules of data/rules/guide.yml leave the form and answer the message.
-                return [SlotSet(ANSWER_SLOT, None), ActionExecutionRejected(self.form_name())]
-        return await super().run(dispatcher, tracker, domain)
 
     def validate_situation_answer(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: Dict[Text, Any]) -> Dict[Text, Any]:

@@ -141,15 +141,15 @@ def test_after_the_list_the_person_changes_the_matter_and_an_answer(page, catalo
 
 
 def test_leaving_the_questions_and_coming_back(page, catalog):
-    birth = catalog.matter("GAJ-HJ-CS")
-    assert question(birth, "marital").question in text_of(page.say("新生儿上户口要带什么材料"))
-    assert question(birth, "follow").question in text_of(page.say("已婚"))
+    food = catalog.matter("SCJG-SP-JY")  # 食品经营许可: new or renewal, then who applies
+    assert question(food, "apply").question in text_of(page.say("食品经营许可证要带什么材料"))
+    assert question(food, "agent").question in text_of(page.say("第一次办"))
     where = text_of(page.say("在哪个窗口办啊"))
-    assert birth.place.zone in where and question(birth, "follow").question not in where
-    # Asking for the materials again goes on where the person left: the marriage answer is kept.
-    back = text_of(page.say("那上户口要带什么"))
-    assert question(birth, "follow").question in back and question(birth, "marital").question not in back
-    assert_list(text_of(page.say("跟妈妈落户")), birth, {"marital": "married", "follow": "mother"})
+    assert food.place.zone in where and question(food, "agent").question not in where
+    # Asking for the materials again goes on where the person left: the first answer is kept.
+    back = text_of(page.say("那食品经营许可要带什么"))
+    assert question(food, "agent").question in back and question(food, "apply").question not in back
+    assert_list(text_of(page.say("我本人去")), food, {"apply": "new", "agent": "self"})
 
 
 def test_an_answer_in_the_first_message_survives_the_which_matter_buttons(page, catalog):
