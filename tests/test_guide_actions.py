@@ -93,6 +93,18 @@ def test_an_answer_in_the_first_message_is_kept_and_the_questions_start():
     assert events[-1] == ActiveLoop("situation_form")  # the questions run next
 
 
+def test_an_answer_in_the_question_before_the_which_matter_buttons_is_kept():
+    tracker = snapshot("guide_materials_for_father.json", text='/choose_matter{"matter":"SCJG-GT-SL"}',
+                       intent="choose_matter", candidates=[],
+                       entities=[{"entity": "matter", "value": "SCJG-GT-SL", "extractor": "RegexMessageHandler"}],
+                       slots={"aspect": "materials"})
+    tracker.events = [{"event": "user", "text": "营业执照要带啥，帮我妈办的"}, {"event": "bot", "text": "您问的是哪一项？"},
+                      {"event": "user", "text": '/choose_matter{"matter":"SCJG-GT-SL"}'}]
+    messages, events = run(ActionAnswer(), tracker)
+    assert [m["response"] for m in messages] == ["utter_situation_intro"]
+    assert slot_values(events)["situation_answers"] == {"agent": "agent"}
+
+
 def test_the_next_question_is_asked_with_the_catalog_options_as_buttons():
     tracker = snapshot("guide_form_reply.json", slots={"situation_answer": None})
     messages, events = run(ActionAskSituationAnswer(), tracker)

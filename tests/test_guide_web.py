@@ -36,7 +36,8 @@ def test_checklist_ticks_send_the_numbers_and_the_reply_links_the_notice(page, l
     form.locator("button[type=submit]").click()
     wait_for_reply(page, before)
     assert page.locator(f"{USER_ROWS} .bubble").last.inner_text() == "1、3"
-    assert form.locator("fieldset").is_disabled()
+    assert form.locator("fieldset").evaluate("f => f.disabled")  # answered: no second submit
+    assert boxes.first.is_disabled() and form.locator("button[type=submit]").is_disabled()
 
     reply = page.locator(BOT_ROWS).nth(before).inner_text()
     assert "还缺以下" in reply and first_name in reply.split("还缺以下")[0]
