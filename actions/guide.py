@@ -30,7 +30,7 @@ from knowledge.views import MatterView
 
 from . import catalog_access
 from .render import Fragments
-from .resolve import PAYLOAD_EXTRACTORS, resolve
+from .resolve import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +87,14 @@ def _payload_answer(tracker: Tracker, matter: MatterView) -> Dict[str, str]:
     return {}
 
 
-_terms_cache: Dict[int, list] = {}
+_terms: Dict[str, Any] = {"catalog": None, "terms": []}
 
 
 def _catalog_terms(catalog) -> list:
     # Read once per catalog object (the action server keeps one for its life).
-    if id(catalog) not in _terms_cache:
-        _terms_cache.clear()
-        _terms_cache[id(catalog)] = catalog.terms()
-    return _terms_cache[id(catalog)]
+    if _terms["catalog"] is not catalog:
+        _terms.update(catalog=catalog, terms=catalog.terms())
+    return _terms["terms"]
 
 
 def _named_matter(tracker: Tracker, current: MatterView) -> Optional[MatterView]:

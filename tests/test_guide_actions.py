@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import (ActionAnswer, ActionAskSituationAnswer, ActionChangeSituation, ActionChecklist,
