@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge.views import BundleView, MatterView
 
-from . import catalog_access
+from . import catalog_access, guide
+from .follow_ups import offer_follow_ups
 from .render import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
 
@@ -18,9 +19,9 @@ logger = logging.getLogger(__name__)
 
 INTENT_ASPECT = {f"ask_{aspect}": aspect for aspect in ASPECTS}
 OVERVIEW = "overview"
-# Answers after which a matter's bundles and related matters are offered (not after "在哪办", "多久").
-FOLLOW_UP_ASPECTS = ("materials", OVERVIEW)
-MAX_RELATED = 5  # one message, a few buttons: more would drown the answer
+# Answers after which a matter's bundles and related matters are offered (not after "在哪办", "多久");
+# the materials list offers them itself, after the situation questions (actions/guide.py).
+FOLLOW_UP_ASPECTS = (OVERVIEW,)
 
 
 def requested_aspect(tracker: Tracker) -> str:
@@ -54,6 +55,8 @@ class ActionAnswer(Action):
             return self._without_matter(dispatcher, tracker, fragments, aspect)
 
         matter = catalog.matter(resolution.code)
+        if aspect == "materials":  # the list for the person's situation (情形引导), then the checklist
+            return [SlotSet("aspect", aspect)] + guide.materials(dispatcher, tracker, fragments, matter)
         self._answer(dispatcher, fragments, matter, aspect)
         if aspect in FOLLOW_UP_ASPECTS:
             offer_follow_ups(dispatcher, fragments, matter, seen_bundle=tracker.get_slot("bundle"))
@@ -93,11 +96,7 @@ class ActionAnswer(Action):
             dispatcher.utter_message(response="utter_unknown_fact", matter_name=name, place=place, phone=phone,
                                      aspect_label=f.aspect_label(aspect), buttons=buttons)
 
-        if aspect == "materials":
-            lines = f.material_lines(matter, {})
-            dispatcher.utter_message(response="utter_materials", matter_name=name, count=len(lines),
-                                     materials="\n".join(lines), place=place, buttons=buttons)
-        elif aspect == "conditions":
+        if aspect == "conditions":
             dispatcher.utter_message(response="utter_conditions", matter_name=name,
                                      conditions=f.numbered(list(matter.conditions)), buttons=buttons)
         elif aspect == "procedure":
@@ -129,16 +128,3 @@ class ActionAnswer(Action):
             dispatcher.utter_message(response="utter_matter_overview", matter_name=name,
                                      overview=f.overview(matter), buttons=buttons)
 
-
-def offer_follow_ups(dispatcher: CollectingDispatcher, f: Fragments, matter: MatterView,
-                     seen_bundle: Optional[str] = None) -> None:
-    """After a matter's list or overview: its 一件事 bundles (unless just seen), then its related matters."""
-    bundles = [b for b in matter.bundles if b.code != seen_bundle]
-    if bundles:
-        dispatcher.utter_message(response="utter_bundle_offer", matter_name=matter.name,
-                                 bundles=f("list_separator").join(b.name for b in bundles),
-                                 buttons=[matter_button(b.code, b.name) for b in bundles])
-    if matter.related:
-        # 证照联动 "1+N": what the catalog says goes with this matter; one message, a few buttons.
-        dispatcher.utter_message(response="utter_related", matter_name=matter.name,
-                                 buttons=[matter_button(r.code, r.name) for r in matter.related[:MAX_RELATED]])

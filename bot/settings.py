@@ -81,6 +81,15 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def _public_url(env: Mapping[str, str]) -> Optional[str]:
+    raw = env.get("PUBLIC_URL", "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")) or any(ch.isspace() for ch in raw):
+        raise SettingsError(f"PUBLIC_URL must be an http(s):// address, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     rasa_port: int = 5005
@@ -110,6 +119,8 @@ class Settings:
     # ---- ratings (好差评) ----
     # Minutes without a message after a bot answer before the page asks for a rating (once); 0 turns it off.
     rating_idle_minutes: float = 5.0
+    # ---- guide: the address citizens reach the web server at (links to the printable notice) ----
+    public_url_override: Optional[str] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -132,6 +143,7 @@ class Settings:
             console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
             rating_idle_minutes=_minutes(env, "RATING_IDLE_MINUTES", defaults.rating_idle_minutes),
+            public_url_override=_public_url(env),
         )
 
     @property
@@ -157,6 +169,11 @@ class Settings:
     @property
     def web_url(self) -> str:
         return f"http://{self.connect_host}:{self.web_port}"
+
+    @property
+    def public_url(self) -> str:
+        """Base of links given to citizens (PUBLIC_URL, e.g. https://zwfw.example.gov.cn behind a proxy)."""
+        return self.public_url_override or f"http://localhost:{self.web_port}"
 
     @property
     def handoff_url(self) -> Optional[str]:
@@ -195,6 +212,7 @@ class Settings:
             env["HANDOFF_SECRET"] = self.handoff_secret
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
+        env["PUBLIC_URL"] = self.public_url
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         return env

@@ -53,7 +53,9 @@ def main(argv=None) -> int:
     try:
         if args.command == "check":
             records = read_catalog(catalog_dir)
-            print(f"catalog ok: {len(records.matters)} matters, {len(records.bundles)} bundles")
+            situated = sum(1 for m in records.matters if m.situations)
+            print(f"catalog ok: {len(records.matters)} matters ({situated} with situations), "
+                  f"{len(records.bundles)} bundles")
         elif args.command == "load":
             records = load(make_engine(url), catalog_dir)
             print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")

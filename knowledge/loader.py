@@ -15,6 +15,7 @@ from . import models
 from .text import normalize
 from .schema import (CatalogError, CatalogIssue, CatalogRecords, Reader, read_bundle, read_department,
                      read_hall, read_location, read_matter)
+from .situations import WORDS_FILE, parse_situation_words, situation_word_issues
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
@@ -88,6 +89,11 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
             issues.append(CatalogIssue(ambiguous_path.name, "", "ambiguous_terms", "must be a list of texts"))
         else:
             records.ambiguous_terms = terms
+
+    words_path = directory / WORDS_FILE.name
+    if words_path.exists():
+        words, word_issues = parse_situation_words(_parse_yaml(words_path, issues, words_path.name), words_path.name)
+        issues.extend(word_issues + situation_word_issues(words, records.matters, words_path.name))
 
     issues.extend(_cross_reference_issues(records))
     issues.extend(_shared_term_issues(records))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ActionAnswer, ActionComplaintInfo, ActionHumanHelp, catalog_access
+from actions import ActionAnswer, ActionComplaintInfo, ActionHumanHelp, ActionSituationList, catalog_access
 from knowledge import make_engine
 from knowledge.loader import load
 
@@ -46,16 +46,26 @@ def rendered(message) -> str:
     return template.format(**{k: v for k, v in message.items() if k not in ("response", "buttons")})
 
 
-def test_materials_for_a_named_matter_are_complete_and_conditional_items_say_when():
+def test_materials_that_depend_on_the_situation_ask_first_then_list_completely():
     messages, events = run(ActionAnswer(), "materials_named.json")
-    # Then its bundle and related matters (tests/test_bundles_actions.py).
-    assert [m["response"] for m in messages] == ["utter_materials", "utter_bundle_offer", "utter_related"]
-    assert events == [SlotSet("matter", "T-GT-SL"), SlotSet("aspect", "materials")]
+    # 情形引导: the list depends on who applies, so the questions come first (actions/guide.py).
+    assert [m["response"] for m in messages] == ["utter_situation_intro"]
+    assert events == [SlotSet("aspect", "materials"), SlotSet("matter", "T-GT-SL"), SlotSet("guide_matter", "T-GT-SL"),
+                      SlotSet("situation_answers", {}), SlotSet("situation_answer", None),
+                      SlotSet("requested_slot", None), ActiveLoop("situation_form")]
+    tracker = snapshot("materials_named.json")
+    tracker.slots.update({"matter": "T-GT-SL", "guide_matter": "T-GT-SL", "situation_answers": {"agent": "agent"}})
+    dispatcher = CollectingDispatcher()
+    ActionSituationList().run(dispatcher, tracker, DOMAIN)
+    messages = dispatcher.messages
+    # Then its bundle and related matters (tests/test_bundles_actions.py), then the checklist offer.
+    assert [m["response"] for m in messages] == ["utter_materials_for_situation", "utter_bundle_offer", "utter_related",
+                                                 "utter_checklist_offer"]
     text = rendered(messages[0])
-    assert "个体工商户设立登记" in text and "共3项" in text
+    assert "个体工商户设立登记" in text and "共3项" in text and "委托他人代办" in text
     assert "1. 申请书（原件1份）" in text
     assert "2. 经营者身份证（原件1份、复印件1份）" in text
-    assert "3. 委托书（原件1份）【委托他人代办的需提供】" in text
+    assert "3. 委托书（原件1份）" in text and "【" not in text
     assert "2F企业服务区，A01-A02号窗口" in text
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert '/ask_time_limit{"matter":"T-GT-SL"}' in payloads
@@ -92,8 +102,9 @@ def test_hours_without_matter_answers_for_the_hall():
 
 def test_button_choice_answers_the_pending_aspect():
     messages, events = run(ActionAnswer(), "choose_from_button.json")
-    assert messages[0]["response"] == "utter_materials"
-    assert SlotSet("matter", "T-GT-SL") in events
+    # The pending aspect is materials, which for this matter depend on the situation: questions first.
+    assert [m["response"] for m in messages] == ["utter_situation_intro"]
+    assert SlotSet("matter", "T-GT-SL") in events and ActiveLoop("situation_form") in events
 
 
 def test_bundle_lists_members_as_buttons():

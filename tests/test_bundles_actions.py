@@ -2,10 +2,11 @@
 import dataclasses
 
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ActionAnswer, catalog_access
+from actions import ActionAnswer, ActionSituationList, catalog_access
 from actions.render import Fragments
-from tests.test_actions import DOMAIN, fixture_catalog, rendered, run  # noqa: F401 (fixture_catalog is autouse)
+from tests.test_actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog is autouse)
 
 
 def test_bundle_gives_members_merged_list_place_and_unknown_time_limit():
@@ -38,19 +39,33 @@ def test_bundle_time_limit_is_the_catalog_figure_when_registered():
     assert Fragments(DOMAIN).bundle_time(dataclasses.replace(bundle, time_limit_days=5)) == "承诺5个工作日"
 
 
+def listed_after_questions(name: str, **slots):
+    """The list action_situation_list gives once the situation questions are answered."""
+    tracker = snapshot(name)
+    tracker.slots.update({"matter": "T-GT-SL", "guide_matter": "T-GT-SL", "situation_answers": {"agent": "self"},
+                          **slots})
+    dispatcher = CollectingDispatcher()
+    ActionSituationList().run(dispatcher, tracker, DOMAIN)
+    return dispatcher.messages
+
+
 def test_drill_down_into_a_member_answers_the_pending_aspect_without_offering_the_same_bundle():
     messages, events = run(ActionAnswer(), "bundle_member_drill_down.json")
-    assert [m["response"] for m in messages] == ["utter_materials", "utter_related"]
-    assert events == [SlotSet("matter", "T-GT-SL"), SlotSet("aspect", "materials")]
-    assert "共3项" in rendered(messages[0])
+    # The member's list depends on who applies: the question first (actions/guide.py), the offers after the list.
+    assert [m["response"] for m in messages] == ["utter_situation_intro"]
+    assert SlotSet("matter", "T-GT-SL") in events and SlotSet("aspect", "materials") in events
+    messages = listed_after_questions("bundle_member_drill_down.json", bundle="T-YJS")
+    assert [m["response"] for m in messages] == ["utter_materials_for_situation", "utter_related",
+                                                 "utter_checklist_offer"]
     related = messages[1]
     assert rendered(related) == "办「个体工商户设立登记」的，通常还要办下面这些相关事项（证照联动），需要的话请点选："
     assert related["buttons"] == [{"title": "食品经营许可", "payload": '/choose_matter{"matter":"T-SP-XK"}'}]
 
 
 def test_a_member_matter_mentions_its_bundle_then_its_related_matters():
-    messages, _ = run(ActionAnswer(), "materials_named.json")
-    assert [m["response"] for m in messages] == ["utter_materials", "utter_bundle_offer", "utter_related"]
+    messages = listed_after_questions("materials_named.json")
+    assert [m["response"] for m in messages] == ["utter_materials_for_situation", "utter_bundle_offer",
+                                                 "utter_related", "utter_checklist_offer"]
     offer = messages[1]
     assert rendered(offer) == ("「个体工商户设立登记」也可以和相关事项一次办好（一件事一次办）：开店一件事。"
                                "材料只交一次，点选查看合并清单：")
@@ -78,7 +93,7 @@ def test_other_aspects_of_a_member_add_no_offers():
 
 
 def test_related_buttons_are_capped(monkeypatch):
-    from actions import answer
+    from actions import follow_ups
     from knowledge.views import MatterRef
 
     matter = catalog_access.catalog().matter("T-GT-SL")
@@ -89,6 +104,6 @@ def test_related_buttons_are_capped(monkeypatch):
         def utter_message(self, **kwargs):
             dispatcher_messages.append(kwargs)
 
-    answer.offer_follow_ups(Dispatcher(), Fragments(DOMAIN), dataclasses.replace(matter, related=many, bundles=()))
+    follow_ups.offer_follow_ups(Dispatcher(), Fragments(DOMAIN), dataclasses.replace(matter, related=many, bundles=()))
     assert [m["response"] for m in dispatcher_messages] == ["utter_related"]
-    assert len(dispatcher_messages[0]["buttons"]) == answer.MAX_RELATED == 5
+    assert len(dispatcher_messages[0]["buttons"]) == follow_ups.MAX_RELATED == 5

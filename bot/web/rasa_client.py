@@ -18,8 +18,31 @@ def _str_or_none(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and value != "" else None
 
 
+MAX_CHECKLIST_ITEMS = 100
+MAX_LABEL_CHARS = 300
+
+
+def _label(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_LABEL_CHARS else None
+
+
+def _checklist(custom: Any) -> Optional[Dict[str, Any]]:
+    """The 一次性告知单 checklist of a custom message (actions/guide.py), checked field by field."""
+    checklist = custom.get("checklist") if isinstance(custom, dict) else None
+    if not isinstance(checklist, dict) or not isinstance(checklist.get("items"), list):
+        return None
+    items = []
+    for item in checklist["items"][:MAX_CHECKLIST_ITEMS]:
+        if isinstance(item, dict) and isinstance(item.get("index"), int) and _label(item.get("name")):
+            items.append({"index": item["index"], "name": item["name"]})
+    labels = {key: _label(checklist.get(key)) for key in ("label", "submit", "none")}
+    if not items or None in labels.values():
+        return None
+    return {"items": items, **labels}
+
+
 def normalise_messages(raw: Any) -> List[Dict[str, Any]]:
-    """Keep only text, buttons and image, with the types the page relies on."""
+    """Keep only text, buttons, image and a checklist, with the types the page relies on."""
     if not isinstance(raw, list):
         raise RasaUnavailable(f"unexpected REST reply of type {type(raw).__name__}")
     messages = []
@@ -37,9 +60,13 @@ def normalise_messages(raw: Any) -> List[Dict[str, Any]]:
         if image is not None and not image.lower().startswith(("https://", "http://")):
             image = None  # only web images; never javascript: or data: from a response
         text = _str_or_none(item.get("text"))
-        if text is None and not buttons and image is None:
-            continue  # custom payloads etc. have nothing the page can show
-        messages.append({"text": text, "buttons": buttons, "image": image})
+        checklist = _checklist(item.get("custom"))
+        if text is None and not buttons and image is None and checklist is None:
+            continue  # other custom payloads have nothing the page can show
+        message = {"text": text, "buttons": buttons, "image": image}
+        if checklist is not None:
+            message["checklist"] = checklist
+        messages.append(message)
     return messages
 
 

@@ -162,8 +162,54 @@
       });
       row.appendChild(chips);
     }
+    if (message.checklist && typeof message.checklist === "object") addChecklist(row, message.checklist);
     if (row.childNodes.length) list.appendChild(row);
     return row;
+  }
+
+  // 一次性告知单: the listed materials as checkboxes; submitting sends the ticked numbers as text ("1、3").
+  var checklistCount = 0;
+  function addChecklist(row, checklist) {
+    var items = Array.isArray(checklist.items) ? checklist.items : [];
+    if (!items.length) return;
+    checklistCount += 1;
+    var box = el("form", "checklist");
+    var fieldset = el("fieldset");
+    var legend = el("legend");
+    legend.textContent = typeof checklist.label === "string" ? checklist.label : "";
+    fieldset.appendChild(legend);
+    items.forEach(function (item) {
+      if (!item || typeof item.index !== "number" || typeof item.name !== "string") return;
+      var id = "checklist-" + checklistCount + "-" + item.index;
+      var line = el("div", "check");
+      var tick = el("input");
+      tick.type = "checkbox";
+      tick.id = id;
+      tick.value = String(item.index);
+      var label = el("label");
+      label.htmlFor = id;
+      label.textContent = item.index + ". " + item.name;
+      line.appendChild(tick);
+      line.appendChild(label);
+      fieldset.appendChild(line);
+    });
+    var submit = el("button", "checklist-submit");
+    submit.type = "submit";
+    submit.textContent = typeof checklist.submit === "string" ? checklist.submit : "";
+    fieldset.appendChild(submit);
+    box.appendChild(fieldset);
+    box.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (fieldset.disabled) return;
+      var chosen = [];
+      var ticks = fieldset.querySelectorAll("input[type=checkbox]");
+      for (var i = 0; i < ticks.length; i++) if (ticks[i].checked) chosen.push(ticks[i].value);
+      var text = chosen.length ? chosen.join("、") : (typeof checklist.none === "string" ? checklist.none : "");
+      if (!text) return;
+      fieldset.disabled = true;
+      send(text, text);
+    });
+    row.appendChild(box);
   }
 
   // -- live messages from a helper (the page's WebSocket) ------------------------------------------
@@ -269,7 +315,7 @@
   }
 
   function disableOldButtons() {
-    var chips = list.querySelectorAll(".chip");
+    var chips = list.querySelectorAll(".chip, .checklist fieldset");
     for (var i = 0; i < chips.length; i++) chips[i].disabled = true;
   }
 
