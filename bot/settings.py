@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from bot.channels.wechat_config import wechat_env
 from knowledge.db import EMBEDDED_DATABASE_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +95,9 @@ class Settings:
     handoff_database_url: Optional[str] = None
     console_session_minutes: int = 480
     console_secure_cookie: bool = False
+    # ---- wechat (公众号) ----
+    # The WECHAT_* variables that are set; passed to the Rasa process, whose channel reads them.
+    wechat_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -115,6 +119,7 @@ class Settings:
             handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
             console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
+            wechat_env=wechat_env(env),
         )
 
     @property
@@ -151,6 +156,15 @@ class Settings:
         return self.handoff_database_url or self.database_url
 
     @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_env.get("WECHAT_TOKEN"))
+
+    @property
+    def wechat_deliver_url(self) -> Optional[str]:
+        """Where the handoff sends helper messages for WeChat people: the channel in the Rasa process."""
+        return f"{self.rasa_url}/webhooks/wechat/deliver" if self.wechat_enabled else None
+
+    @property
     def domain_path(self) -> Path:
         return self.project_dir / "domain.yml"
 
@@ -179,4 +193,5 @@ class Settings:
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
+        env.update(self.wechat_env)
         return env
