@@ -2,8 +2,8 @@
 /webhooks/wechat/webhook (WeChat's callback URL) and /webhooks/wechat/deliver (helper messages from the handoff).
 
 Every request is checked (signature, timestamp, AES in safe mode) before anything reaches the bot. An answer
-ready within the reply budget is the passive reply; otherwise WeChat gets "success" in time and the answer
-follows as 客服消息. Retries of a message (same MsgId) share the first delivery's turn. See README "WeChat".
+ready within the reply budget is the passive reply (a long one: its first part, the rest as 客服消息);
+otherwise WeChat gets "success" in time and the answer follows as 客服消息. Retries of a message (same MsgId) share the first delivery's turn. See README "WeChat".
 """
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB
 MAX_TEXT_CHARS = 2000
+# The rest of a long answer waits this long after the passive reply was returned, so that it arrives after it.
+FOLLOW_UP_DELAY = 0.5
 _QUERY_VALUE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 _OPENID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 UNSUPPORTED_TYPES_RESPONSE = "utter_wechat_text_only"
@@ -201,10 +203,12 @@ class WeChatInput(InputChannel):
             logger.exception("WeChat turn failed for %s", mask_personal_data(openid))
             return split_text(self.texts.response("utter_service_unavailable"))
 
-    async def _send_later(self, openid: str, turn: Turn) -> None:
+    async def _send_later(self, openid: str, turn: Turn, skip: int = 0, delay: float = 0.0) -> None:
+        """The turn's answer (from chunk `skip` on) as 客服消息, once it is ready."""
         try:
-            chunks = await turn.task
+            chunks = (await turn.task)[skip:]
             if chunks:
+                await asyncio.sleep(delay)
                 await self.sender.send(openid, chunks)
         except WeChatSendError:
             pass  # logged by the sender
@@ -212,7 +216,10 @@ class WeChatInput(InputChannel):
             logger.exception("WeChat asynchronous answer failed for %s", mask_personal_data(openid))
 
     async def _passive_text(self, openid: str, turn: Turn, budget: float) -> Optional[str]:
-        """The passive reply for this delivery of the message, or None ("success": 客服消息 follows or nothing)."""
+        """The passive reply for this delivery of the message, or None ("success": 客服消息 follows or nothing).
+
+        A long answer: its first part is the passive reply, the rest follows as 客服消息 once the reply is out.
+        """
         if turn.delivery == ASYNC:
             return None
         try:
@@ -221,13 +228,15 @@ class WeChatInput(InputChannel):
             chunks = None
         if turn.delivery == ASYNC:
             return None
-        if chunks is not None and len(chunks) <= 1:
-            turn.delivery = PASSIVE
-            return chunks[0] if chunks else None
-        if turn.delivery == PENDING:  # too slow, or several messages (客服消息 keeps their order)
+        if chunks is None:  # too slow: "success" now, the whole answer as 客服消息 when it is ready
             turn.delivery = ASYNC
             self._spawn(self._send_later(openid, turn))
-        return None
+            return None
+        if turn.delivery == PENDING:
+            turn.delivery = PASSIVE
+            if len(chunks) > 1:
+                self._spawn(self._send_later(openid, turn, skip=1, delay=FOLLOW_UP_DELAY))
+        return chunks[0] if chunks else None
 
     # -- routes ----------------------------------------------------------------------------------
 
@@ -271,7 +280,9 @@ class WeChatInput(InputChannel):
             openid = getattr(message, "source", None) or ""
             if message is None or not _OPENID.fullmatch(openid):
                 return response.text("bad request", status=400)
-            key = f"msg:{message.id}" if message.id else f"evt:{openid}:{message.time}:{getattr(message, 'event', '')}"
+            # WeChat's advice: MsgId for messages, FromUserName + CreateTime for events (plus which event).
+            key = (f"msg:{message.id}" if message.id else
+                   f"evt:{openid}:{message.time}:{getattr(message, 'event', '')}:{getattr(message, 'key', '')}")
             plan = self._plan(message)
             turn, first = self.turns.start(key, lambda: self._work(openid, plan, on_new_message))
             logger.info("WeChat %s from %s%s", message.type, mask_personal_data(openid), "" if first else " (retry)")

@@ -65,7 +65,7 @@ def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> List[str]:
 
 def option_number(text: str) -> Optional[int]:
     """The option a reply like "1", "２" or " 3 。" picks, if it is only a number."""
-    cleaned = unicodedata.normalize("NFKC", text or "").strip().rstrip("。.！!")
+    cleaned = unicodedata.normalize("NFKC", text or "").strip().rstrip("。.！!").strip()
     return int(cleaned) if _OPTION_REPLY.fullmatch(cleaned) else None
 
 
