@@ -74,3 +74,16 @@ async def test_numbered_options_work_on_the_asynchronous_path(wechat, standin):
     assert OPTION.format(index=2, title="公积金怎么提取") in greeting
     assert await wechat.text(openid, "２") == (200, "success")  # full-width, as Chinese keyboards type it
     assert "住房公积金提取" in standin.wait_for(openid, 2)[-1]
+
+
+async def test_entity_bombs_and_oversized_bodies_are_refused_cleanly(wechat, stack):
+    openid = new_openid()
+    entities = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10 if i else "lol"}">' for i in range(9))
+    bomb = (f'<?xml version="1.0"?><!DOCTYPE x [{entities}]>'
+            + message_xml(openid, "text", {"Content": "x"}, new_msg_id()).replace("<![CDATA[x]]>", "&e8;"))
+    started = time.monotonic()
+    assert (await wechat.post("", raw_body=bomb.encode()))[0] == 400
+    assert time.monotonic() - started < 2.0
+    huge = message_xml(openid, "text", {"Content": "办" * 40000}, new_msg_id())
+    assert (await wechat.post(huge))[0] == 413
+    assert await rasa_user_texts(stack.settings.rasa_url, openid) == []

@@ -215,7 +215,7 @@ class WeChatInput(InputChannel):
         except Exception:
             logger.exception("WeChat asynchronous answer failed for %s", mask_personal_data(openid))
 
-    async def _passive_text(self, openid: str, turn: Turn, budget: float) -> Optional[str]:
+    async def _passive_text(self, openid: str, turn: Turn, deadline: float) -> Optional[str]:
         """The passive reply for this delivery of the message, or None ("success": 客服消息 follows or nothing).
 
         A long answer: its first part is the passive reply, the rest follows as 客服消息 once the reply is out.
@@ -223,8 +223,12 @@ class WeChatInput(InputChannel):
         if turn.delivery == ASYNC:
             return None
         try:
-            chunks = await asyncio.wait_for(asyncio.shield(turn.task), max(0.0, budget))
+            chunks = await asyncio.wait_for(asyncio.shield(turn.task), max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
+            chunks = None
+        if chunks is not None and time.monotonic() > deadline and turn.delivery == PENDING:
+            # Ready, but late: a busy event loop (the model runs on it) delayed us past the budget; WeChat may
+            # have given up on this delivery, 客服消息 always arrive.
             chunks = None
         if turn.delivery == ASYNC:
             return None
@@ -286,8 +290,8 @@ class WeChatInput(InputChannel):
             plan = self._plan(message)
             turn, first = self.turns.start(key, lambda: self._work(openid, plan, on_new_message))
             logger.info("WeChat %s from %s%s", message.type, mask_personal_data(openid), "" if first else " (retry)")
-            budget = self.config.reply_budget - (time.monotonic() - arrived)
-            return self._reply(request, message, await self._passive_text(openid, turn, budget))
+            deadline = arrived + self.config.reply_budget
+            return self._reply(request, message, await self._passive_text(openid, turn, deadline))
 
         @hook.route("/deliver", methods=["POST"])
         async def deliver(request: Request) -> HTTPResponse:
