@@ -105,6 +105,8 @@ def main(argv=None) -> int:
             standin.stop()
     base = statistics.median(results["rest"])
     passive = [t for t, o in zip(results["wechat"], results["outcomes"]) if o == "passive"]
+    print(f"{args.users} concurrent users, {args.rounds} questions each, think time {args.think:g} s: "
+          f"{args.question!r}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'channel':38} {'turns':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 / baseline':>15}")
     for name, timings in (("baseline: REST channel", results["rest"]),
                           ("wechat: HTTP answer (reply or success)", results["wechat"]),
