@@ -195,6 +195,18 @@ async def test_the_access_token_is_cached_and_fetched_again_when_wechat_says_it_
     assert standin.token_fetches == fetches + 1 and standin.rejected == 1
 
 
+async def test_rasa_can_push_to_a_wechat_person_through_the_output_channel(stack, standin):
+    import aiohttp
+
+    openid = new_openid()
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{stack.settings.rasa_url}/conversations/{openid}/trigger_intent",
+                                params={"output_channel": "wechat"}, json={"name": "greet"}) as resp:
+            assert resp.status == 200, await resp.text()
+    pushed = standin.wait_for(openid, 1)[-1]
+    assert pushed.startswith(GREETING) and OPTION.format(index=1, title="开饭店要办哪些证") in pushed
+
+
 # -- a whole conversation -----------------------------------------------------------------------------
 
 async def test_a_full_materials_conversation(wechat):

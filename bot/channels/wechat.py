@@ -3,7 +3,8 @@
 
 Every request is checked (signature, timestamp, AES in safe mode) before anything reaches the bot. An answer
 ready within the reply budget is the passive reply (a long one: its first part, the rest as 客服消息);
-otherwise WeChat gets "success" in time and the answer follows as 客服消息. Retries of a message (same MsgId) share the first delivery's turn. See README "WeChat".
+otherwise WeChat gets "success" in time and the answer follows as 客服消息. Retries of a message (same MsgId)
+share the first delivery's turn. See README "WeChat (公众号)".
 """
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ MAX_TEXT_CHARS = 2000
 FOLLOW_UP_DELAY = 0.5
 _QUERY_VALUE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 _OPENID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
-UNSUPPORTED_TYPES_RESPONSE = "utter_wechat_text_only"
 # What a person can send that is not text: answered with "please describe it in words".
-_WELCOME = "/greet"
+UNSUPPORTED_TYPES_RESPONSE = "utter_wechat_text_only"
+_WELCOME = "/greet"  # a new follower, or a menu key missing from the configuration
 _NO_ANSWER = ("none", "")
 
 
