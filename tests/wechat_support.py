@@ -123,12 +123,26 @@ def wechat_stack(database_url: str, log_dir, standin: WeChatStandIn, aes: bool =
     stack = Stack(Settings.from_env(env))
     try:
         stack.start()
+        warm_up(stack.settings.rasa_url)
     except StackError as exc:
         pytest.fail(f"The stack did not start: {exc}")
     try:
         yield stack
     finally:
         stack.stop()
+
+
+def warm_up(rasa_url: str) -> None:
+    """A fresh Rasa's first turns build the model's graphs (seconds): not what the reply budget is about."""
+    import json
+    import urllib.request
+
+    for text in ("你好", "公积金提取要带什么", "那要多久？"):
+        body = json.dumps({"sender": "warm-up", "message": text}).encode()
+        request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            assert resp.status == 200
 
 
 def message_xml(openid: str, msg_type: str, fields: dict, msg_id: Optional[int] = None,
