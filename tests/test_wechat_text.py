@@ -124,3 +124,14 @@ def test_a_retry_shares_the_first_delivery_turn():
         assert new and len(calls) == 2 and "msg:1" not in registry._turns
 
     asyncio.run(scenario())
+
+
+def test_a_wrong_wechat_variable_stops_bot_run_naming_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, WECHAT_TOKEN="t", WECHAT_AES_KEY="too-short", LOG_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "bot.run"], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "WECHAT_AES_KEY" in result.stderr
