@@ -400,7 +400,9 @@ def _signal_group(pgid: int, sig: int) -> None:
 def main() -> int:
     try:
         settings = Settings.from_env()
-        WeChatConfig.from_env(settings.wechat_env)  # a wrong WeChat variable stops here, named
+        wechat = WeChatConfig.from_env(settings.wechat_env)  # a wrong WeChat variable stops here, named
+        if wechat.enabled:
+            wechat.menu()
     except (SettingsError, WeChatConfigError) as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
