@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 
 from handoff_support import QUEUED_RE, Console, add_helper, response_text
-from wechat_support import (OTHER_AES_KEY, TOKEN, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
+from wechat_support import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
                             new_openid, rasa_user_texts, wechat_stack)
 
 pytestmark = pytest.mark.asyncio
 
 
 async def rest_reply(rasa_url: str, text: str) -> list:
-    import aiohttp
-
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{rasa_url}/webhooks/rest/webhook",
                                 json={"sender": new_openid(), "message": text}) as resp:
@@ -196,8 +195,6 @@ async def test_the_access_token_is_cached_and_fetched_again_when_wechat_says_it_
 
 
 async def test_rasa_can_push_to_a_wechat_person_through_the_output_channel(stack, standin):
-    import aiohttp
-
     openid = new_openid()
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{stack.settings.rasa_url}/conversations/{openid}/trigger_intent",
@@ -267,8 +264,6 @@ async def test_handoff_from_wechat_relays_both_ways_and_hands_back(wechat, stack
 
 
 async def test_deliver_needs_the_handoff_secret(stack):
-    import aiohttp
-
     url = f"{stack.settings.rasa_url}/webhooks/wechat/deliver"
     async with aiohttp.ClientSession() as session:
         for headers in ({}, {"X-Handoff-Secret": "wrong"}):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Awaitable, Callable, Dict, List, Optional, Tuple
 
@@ -56,7 +56,6 @@ class Turn:
     task: "asyncio.Task[List[str]]"
     started: float
     delivery: str = PENDING  # passive: returned in the HTTP reply; async: sent as 客服消息
-    extra: dict = field(default_factory=dict)
 
 
 class TurnRegistry:
