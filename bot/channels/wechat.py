@@ -108,14 +108,18 @@ class WeChatInput(InputChannel):
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WeChatOutput(self) if self.config.enabled else None
 
-    def _chunks(self, openid: str, messages: List[Dict[str, Any]]) -> List[str]:
+    async def _sql(self, call: Callable[..., Any], *args: Any) -> Any:
+        # Off the event loop: Rasa's turns for everybody run on it.
+        return await asyncio.get_running_loop().run_in_executor(None, call, *args)
+
+    async def _chunks(self, openid: str, messages: List[Dict[str, Any]]) -> List[str]:
         """Render a batch of bot messages; its buttons become the person's current numbered options."""
         text, options = self.texts.render(messages)
-        self.options.save(openid, options)
+        await self._sql(self.options.save, openid, options)
         return split_text(text) if text else []
 
     async def push(self, openid: str, messages: List[Dict[str, Any]]) -> int:
-        chunks = self._chunks(openid, messages)
+        chunks = await self._chunks(openid, messages)
         if chunks:
             await self.sender.send(openid, chunks)
         return len(chunks)
@@ -193,13 +197,13 @@ class WeChatInput(InputChannel):
                 return []
             relayed = await self.relay.incoming(openid, value)
             if relayed is not None:  # handed off: the helper gets it
-                return self._chunks(openid, relayed) if relayed else []
+                return await self._chunks(openid, relayed) if relayed else []
             number = option_number(value)
-            picked = self.options.pick(openid, number) if number is not None else None
+            picked = await self._sql(self.options.pick, openid, number) if number is not None else None
             text = picked["payload"] if picked else value
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(text, collector, openid, input_channel=CHANNEL))
-            return self._chunks(openid, collector.messages)
+            return await self._chunks(openid, collector.messages)
         except Exception:
             logger.exception("WeChat turn failed for %s", mask_personal_data(openid))
             return split_text(self.texts.response("utter_service_unavailable"))

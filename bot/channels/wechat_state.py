@@ -30,6 +30,11 @@ class OptionStore:
         metadata.create_all(engine)
 
     def save(self, openid: str, options: List[dict]) -> None:
+        if not options:
+            with self.engine.connect() as conn:  # most answers have no buttons: a read, not a write, then
+                stored = conn.execute(select(options_table.c.openid).where(options_table.c.openid == openid)).first()
+            if stored is None:
+                return
         with self.engine.begin() as conn:
             if not options:
                 conn.execute(delete(options_table).where(options_table.c.openid == openid))
