@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, IO, List, Optional
 
+from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
 from bot.settings import Settings, SettingsError
 
 HEALTH_POLL_SECONDS = 0.5
@@ -373,8 +374,20 @@ class Stack:
 
     def urls(self) -> dict:
         s = self.settings
-        return {"web": f"{s.web_url}/", "console": f"{s.web_url}/console", "rasa": f"{s.rasa_url}/",
+        urls = {"web": f"{s.web_url}/", "console": f"{s.web_url}/console", "rasa": f"{s.rasa_url}/",
                 "actions": f"{s.action_url}/"}
+        if s.wechat_enabled:
+            urls["wechat"] = f"{s.rasa_url}/webhooks/wechat/webhook"
+        return urls
+
+
+def wechat_status(settings: Settings, urls: dict) -> str:
+    """The WeChat line of the start-up message: on (where, which mode) or off (how to switch it on)."""
+    config = WeChatConfig.from_env(settings.wechat_env)
+    if not config.enabled:
+        return ("  WeChat (公众号): off (set WECHAT_TOKEN, and WECHAT_APPID, WECHAT_SECRET, WECHAT_AES_KEY, "
+                "to switch it on)\n")
+    return f"  WeChat (公众号): {urls['wechat']} ({config.describe()})\n"
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -387,7 +400,10 @@ def _signal_group(pgid: int, sig: int) -> None:
 def main() -> int:
     try:
         settings = Settings.from_env()
-    except SettingsError as exc:
+        wechat = WeChatConfig.from_env(settings.wechat_env)  # a wrong WeChat variable stops here, named
+        if wechat.enabled:
+            wechat.menu()
+    except (SettingsError, WeChatConfigError) as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     stack = Stack(settings)
@@ -421,6 +437,7 @@ def main() -> int:
         f"  Helper console: {urls['console']} (accounts: python -m bot.console add-helper ...)\n"
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
+        + wechat_status(settings, urls)
         + ("  (listening on all network interfaces)\n" if wildcard else "")
         + "Press Ctrl-C to stop.",
         flush=True,

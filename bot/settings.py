@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from bot.channels.wechat_config import wechat_env
 from knowledge.db import EMBEDDED_DATABASE_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +122,9 @@ class Settings:
     rating_idle_minutes: float = 5.0
     # ---- guide: the address citizens reach the web server at (links to the printable notice) ----
     public_url_override: Optional[str] = None
+    # ---- wechat (公众号) ----
+    # The WECHAT_* variables that are set; passed to the Rasa process, whose channel reads them.
+    wechat_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -144,6 +148,7 @@ class Settings:
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
             rating_idle_minutes=_minutes(env, "RATING_IDLE_MINUTES", defaults.rating_idle_minutes),
             public_url_override=_public_url(env),
+            wechat_env=wechat_env(env),
         )
 
     @property
@@ -185,6 +190,15 @@ class Settings:
         return self.handoff_database_url or self.database_url
 
     @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_env.get("WECHAT_TOKEN"))
+
+    @property
+    def wechat_deliver_url(self) -> Optional[str]:
+        """Where the handoff sends helper messages for WeChat people: the channel in the Rasa process."""
+        return f"{self.rasa_url}/webhooks/wechat/deliver" if self.wechat_enabled else None
+
+    @property
     def domain_path(self) -> Path:
         return self.project_dir / "domain.yml"
 
@@ -215,4 +229,5 @@ class Settings:
         env["PUBLIC_URL"] = self.public_url
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
+        env.update(self.wechat_env)
         return env

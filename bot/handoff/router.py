@@ -6,7 +6,8 @@
 A channel registers a `ChannelSender` that knows how to reach its people. The web page's sender pushes over
 the page's WebSocket (the page catches up from SQL when it reconnects). A channel living in another process
 (WeChat inside the Rasa process) calls the internal HTTP API (`POST /internal/handoff/incoming`) for
-`incoming`, and is registered here as an `HttpChannelSender` for `outgoing` (configured in handoff.yml).
+`incoming`, and is registered here as an `HttpChannelSender` for `outgoing` (its deliver_url derived by
+bot.run, or configured in handoff.yml).
 """
 from __future__ import annotations
 

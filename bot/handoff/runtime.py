@@ -53,7 +53,7 @@ def note_frame(note: NoteInfo) -> dict:
 
 class HandoffRuntime:
     def __init__(self, service: HandoffService, texts: HandoffTexts, bridge: Optional[RasaBridge],
-                 http_session=None, secret: str = ""):
+                 http_session=None, secret: str = "", channel_urls: Optional[Dict[str, str]] = None):
         self.service = service
         self.config = service.config
         self.texts = texts
@@ -62,8 +62,10 @@ class HandoffRuntime:
         self.console_hub = ConsoleHub()
         self.router = HandoffRouter(self)
         self.router.register("web", WebChannelSender(self.person_hub))
-        for name, options in self.config.channels.items():
-            url = options.get("deliver_url")
+        # Channels in other processes: derived by bot.run (e.g. WeChat in Rasa), overridden by handoff.yml.
+        urls = dict(channel_urls or {})
+        urls.update({name: options.get("deliver_url") for name, options in self.config.channels.items()})
+        for name, url in urls.items():
             if url and http_session is not None:
                 self.router.register(name, HttpChannelSender(http_session, str(url), secret))
         self._pushed_positions: Dict[int, Tuple[int, int]] = {}

@@ -96,7 +96,8 @@ async def _start_handoff(app: web.Application) -> None:
     service = HandoffService(engine, config)
     service.setup()
     runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url),
-                             http_session=app[SESSION], secret=settings.handoff_secret)
+                             http_session=app[SESSION], secret=settings.handoff_secret,
+                             channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
     runtime.start()
     runtime.idle = IdleWatcher(service, runtime.bridge, runtime.person_hub, settings.rating_idle_minutes * 60)
     app[HANDOFF] = runtime
