@@ -154,23 +154,19 @@ def page(browser):
         context.close()
 
 
-@pytest.fixture(scope="session")
-def web_without_rasa(tmp_path_factory):
-    """Our real web server alone, pointed at a port where no Rasa listens."""
+@contextmanager
+def running_web_server(env: dict, log: Path, what: str = "bot.web"):
+    """Our web server alone (`python -m bot.web`) with this environment, until /healthz answers."""
     import time
     import urllib.request
 
-    web_port, dead_rasa_port = free_ports(2)
-    log = tmp_path_factory.mktemp("web-alone") / "web.log"
-    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1")
-    env.pop("RASA_URL", None)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{web_port}"
+    url = f"http://127.0.0.1:{env['WEB_PORT']}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
@@ -179,9 +175,20 @@ def web_without_rasa(tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("bot.web did not start:\n" + log.read_text(errors="replace"))
+                pytest.fail(f"{what} did not start:\n" + log.read_text(errors="replace"))
             time.sleep(0.2)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def web_without_rasa(tmp_path_factory):
+    """Our real web server alone, pointed at a port where no Rasa listens."""
+    web_port, dead_rasa_port = free_ports(2)
+    log = tmp_path_factory.mktemp("web-alone") / "web.log"
+    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1")
+    env.pop("RASA_URL", None)
+    with running_web_server(env, log) as url:
+        yield url

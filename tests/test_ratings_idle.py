@@ -6,10 +6,7 @@ asyncio tests (see conftest.browser)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.handoff import models as m
 from bot.handoff.feedback import person_ref
-from handoff_support import HANDOFF_CONFIG, REPO_ROOT, response_text
+from conftest import running_web_server
+from handoff_support import HANDOFF_CONFIG, response_text
 from knowledge import make_engine
 
 IDLE_SECONDS = 3.0
@@ -32,26 +30,8 @@ def quick_web(live_stack, free_ports, tmp_path_factory):
                RATING_IDLE_MINUTES=str(IDLE_SECONDS / 60))
     for name in ("RASA_URL", "HANDOFF_PORT", "HANDOFF_SECRET", "HANDOFF_DATABASE_URL"):
         env.pop(name, None)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the second web server did not start:\n" + log.read_text(errors="replace"))
-            time.sleep(0.2)
+    with running_web_server(env, log, "the second web server") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def _ask(page, text):
