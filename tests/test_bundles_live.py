@@ -14,6 +14,18 @@ def texts(messages) -> str:
     return "\n".join(m.get("text", "") for m in messages)
 
 
+def through_questions(chat, messages) -> list:
+    """Answers the situation questions (情形引导) with their first option; all messages up to the list."""
+    seen = list(messages)
+    for _ in range(10):
+        options = [b["payload"] for b in buttons(messages) if b["payload"].startswith("/inform_situation")]
+        if not options:
+            return seen
+        messages = chat.say(options[0])
+        seen += messages
+    raise AssertionError("the situation questions did not end")
+
+
 def assert_bundle_answer(messages, bundle):
     text = texts(messages)
     assert f"「{bundle.name}」把以下{len(bundle.members)}件事合在一起办" in text
@@ -37,7 +49,7 @@ def test_bundle_question_then_drill_down_into_a_member(chat, catalog):
     assert_bundle_answer(chat.say("企业开办一件事要准备哪些材料"), bundle)
 
     company = catalog.matter("SCJG-QY-SL")
-    messages = chat.say(payload(company.code))
+    messages = through_questions(chat, chat.say(payload(company.code)))
     text = texts(messages)
     assert f"办理「{company.name}」需要准备以下材料" in text  # the pending aspect: materials
     # The bundle just seen is not offered again; the other one the company belongs to is.
@@ -55,7 +67,7 @@ def test_second_hand_house_bundle_with_utilities(chat, catalog):
 def test_member_matter_mentions_its_bundle_and_the_button_opens_it(chat, catalog):
     birth = catalog.matter("GAJ-HJ-CS")
     bundle = catalog.bundle("YJS-XSECS")
-    messages = chat.say("新生儿上户口要带什么")
+    messages = through_questions(chat, chat.say("新生儿上户口要带什么"))
     text = texts(messages)
     assert f"办理「{birth.name}」需要准备以下材料" in text
     assert f"「{birth.name}」也可以和相关事项一次办好（一件事一次办）：{bundle.name}。材料只交一次" in text
@@ -66,7 +78,7 @@ def test_member_matter_mentions_its_bundle_and_the_button_opens_it(chat, catalog
 
 def test_business_registration_names_the_related_permits_as_buttons(chat, catalog):
     shop = catalog.matter("SCJG-GT-SL")
-    messages = chat.say("办个体户执照要带什么材料")
+    messages = through_questions(chat, chat.say("办个体户执照要带什么材料"))
     related = [m for m in messages if "证照联动" in (m.get("text") or "")]
     assert len(related) == 1
     assert related[0]["text"] == f"办「{shop.name}」的，通常还要办下面这些相关事项（证照联动），需要的话请点选："
@@ -74,7 +86,7 @@ def test_business_registration_names_the_related_permits_as_buttons(chat, catalo
     assert any(r.code == "SCJG-SP-JY" for r in shop.related)  # 餐饮 → 食品经营许可, from the catalog
 
     food = catalog.matter("SCJG-SP-JY")
-    answer = texts(chat.say(payload(food.code)))
+    answer = texts(through_questions(chat, chat.say(payload(food.code))))
     assert f"办理「{food.name}」需要准备以下材料" in answer  # the aspect asked before: materials
 
 

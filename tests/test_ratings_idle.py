@@ -47,7 +47,9 @@ def test_a_quiet_person_is_asked_once_on_the_page_and_the_tap_is_stored(quick_we
     page.goto(quick_web)
     page.wait_for_selector(".msg.bot .bubble")  # the greeting
     _ask(page, "公积金提取要带什么")
-    page.wait_for_selector(".msg.bot .bubble:has-text('住房公积金提取')")
+    page.wait_for_selector(".msg.bot .bubble:has-text('住房公积金提取')")  # first why (情形引导): no rating mid-form
+    _ask(page, "租房")
+    page.wait_for_selector(".msg.bot .bubble:has-text('需要准备以下材料')")
     question = response_text("utter_ask_rating_idle")
     started = time.monotonic()
     page.wait_for_selector(f".msg.bot .bubble:has-text('{question[:12]}')", timeout=30_000)
