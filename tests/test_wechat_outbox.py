@@ -7,19 +7,19 @@ import asyncio
 import signal
 import time
 
+from datetime import datetime, timedelta
+
 import aiohttp
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, insert
 
-from bot.channels.wechat_outbox import FAILED, PENDING, SENT, OutboxStore
+from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
+from bot.channels.wechat_outbox import FAILED, PENDING, SENT, OutboxStore, outbox_table
 from bot.privacy import mask_openid
 from conftest import load_catalog
 from handoff_support import Console, add_helper, response_text
 from test_handoff_restart import restart
 from wechat_support import WeChatServer, WeChatStandIn, new_openid, wechat_stack
-
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory) -> str:
@@ -75,6 +75,7 @@ def statuses(outbox: OutboxStore, openid: str) -> list:
     return [(m.content, m.status) for m in outbox.messages(openid)]
 
 
+@pytest.mark.asyncio
 async def test_a_slow_answer_arrives_after_transient_failures(stack, standin, outbox):
     openid = new_openid()
     standin.fail_next("busy", "http500", "network", "token")
@@ -87,6 +88,7 @@ async def test_a_slow_answer_arrives_after_transient_failures(stack, standin, ou
     assert outbox.messages(openid)[0].attempts == 4  # the token error was refreshed and retried within one
 
 
+@pytest.mark.asyncio
 async def test_messages_keep_their_order_while_the_first_is_retried(stack, standin, outbox):
     openid = new_openid()
     standin.fail_next("busy", "busy", "busy")
@@ -98,6 +100,7 @@ async def test_messages_keep_their_order_while_the_first_is_retried(stack, stand
     await until(lambda: statuses(outbox, openid) == [(t, SENT) for t in texts])
 
 
+@pytest.mark.asyncio
 async def test_a_permanent_refusal_is_given_up_at_once_and_logged_masked(stack, standin, outbox):
     openid, other = new_openid(), new_openid()
     standin.refuse(openid, 45015)  # the person has not written to us for over 48 hours
@@ -114,6 +117,7 @@ async def test_a_permanent_refusal_is_given_up_at_once_and_logged_masked(stack, 
     assert openid not in log
 
 
+@pytest.mark.asyncio
 async def test_pending_messages_are_sent_after_a_rasa_restart(stack, standin, outbox):
     openid = new_openid()
     standin.down = True  # WeChat's API is down: the messages stay pending
@@ -132,6 +136,7 @@ async def test_pending_messages_are_sent_after_a_rasa_restart(stack, standin, ou
     await until(lambda: statuses(outbox, openid) == [(t, SENT) for t in texts])
 
 
+@pytest.mark.asyncio
 async def test_a_helpers_message_survives_a_customer_service_outage(stack, standin, outbox, database_url):
     helper = add_helper(database_url, ["zonghe", "minsheng"], supervisor=True, name="王五", staff_no="C011")
     console = Console(stack.settings.web_url)
@@ -157,3 +162,25 @@ async def test_a_helpers_message_survives_a_customer_service_outage(stack, stand
         assert standin.wait_for(openid, 3) == queued + [claimed_text, "您好，我是王五"]
     finally:
         await console.close()
+
+
+@pytest.mark.asyncio
+async def test_a_message_older_than_wechats_48_hours_is_given_up_not_retried_forever(stack, standin, outbox):
+    openid = new_openid()
+    standin.down = True
+    stale = datetime.utcnow() - timedelta(hours=49)  # e.g. left pending by a server that was off for two days
+    with outbox.engine.begin() as conn:
+        conn.execute(insert(outbox_table).values(openid=openid, content="两天前的消息", status=PENDING, attempts=3,
+                                                 due_at=stale, created_at=stale))
+    await until(lambda: statuses(outbox, openid) == [("两天前的消息", FAILED)])
+    assert len(standin.tried(openid)) == 1 and "older than" in stack.service("rasa").log_path.read_text(
+        encoding="utf-8", errors="replace")
+
+
+def test_retry_delays_are_configured_and_checked():
+    config = WeChatConfig.from_env({"WECHAT_TOKEN": "t", "WECHAT_RETRY_FIRST": "0.5", "WECHAT_RETRY_MAX": "60"})
+    assert (config.retry_first, config.retry_max) == (0.5, 60.0)
+    assert (WeChatConfig().retry_first, WeChatConfig().retry_max) == (2.0, 300.0)
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(WeChatConfigError, match="WECHAT_RETRY_FIRST"):
+            WeChatConfig.from_env({"WECHAT_TOKEN": "t", "WECHAT_RETRY_FIRST": bad})

@@ -68,6 +68,12 @@ class OutboxStore:
         with self.engine.connect() as conn:
             return list(conn.execute(select(outbox_table).where(outbox_table.c.id.in_(first))))
 
+    def head(self, openid: str) -> Optional[Row]:
+        with self.engine.connect() as conn:
+            return conn.execute(select(outbox_table).where(and_(outbox_table.c.openid == openid,
+                                                                outbox_table.c.status == PENDING))
+                                .order_by(outbox_table.c.id).limit(1)).first()
+
     def claim(self, message_id: int, now: datetime) -> bool:
         """Take the lease on a due message; False if it is not due or another process holds it."""
         t = outbox_table.c
@@ -170,11 +176,10 @@ class Outbox:
         store = self._store()
         try:
             while True:
-                heads = [h for h in await self._sql(store.heads) if h.openid == openid]
-                now = datetime.utcnow()
-                if not heads or not await self._sql(store.claim, heads[0].id, now):
+                head = await self._sql(store.head, openid)
+                if head is None or not await self._sql(store.claim, head.id, datetime.utcnow()):
                     return
-                if not await self._attempt(store, heads[0]):
+                if not await self._attempt(store, head):
                     return
         except asyncio.CancelledError:
             raise
