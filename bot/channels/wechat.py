@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tu
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
+from sqlalchemy.exc import SQLAlchemyError
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy import create_reply, parse_message
@@ -347,6 +348,9 @@ class WeChatInput(InputChannel):
                 sent = await self.push(openid, [item])
             except WeChatSendError:
                 return response.json({"error": "wechat_send_failed"}, status=502)
+            except SQLAlchemyError:  # not stored: the handoff must know it was not taken
+                logger.exception("客服消息 for %s could not be stored", mask_openid(openid))
+                return response.json({"error": "outbox_unavailable"}, status=503)
             return response.json({"sent": sent})  # stored in the outbox: WeChat gets it even after an outage
 
         return hook
