@@ -65,3 +65,9 @@ def mask_personal_data(text: Any) -> str:
     for pattern, repl in _RULES:
         masked = pattern.sub(repl or _mask_mobile, masked)
     return masked
+
+
+def mask_openid(openid: Any) -> str:
+    """A WeChat openid names one person: keep enough to match log lines, not enough to message them."""
+    text = "" if openid is None else str(openid)
+    return f"{text[:4]}…{text[-2:]}" if len(text) > 8 else "…"

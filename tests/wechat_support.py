@@ -34,8 +34,18 @@ def new_openid() -> str:
     return "o" + "".join(secrets.choice(alphabet) for _ in range(27))
 
 
+# How the stand-in fails a 客服消息 on demand (see WeChatStandIn.fail_next).
+FAILURES = {
+    "busy": {"errcode": -1, "errmsg": "system error"},
+    "token": {"errcode": 42001, "errmsg": "access_token expired"},
+}
+
+
 class WeChatStandIn:
-    """WeChat's API on localhost, in its own thread: GET /cgi-bin/token, POST /cgi-bin/message/custom/send."""
+    """WeChat's API on localhost, in its own thread: GET /cgi-bin/token, POST /cgi-bin/message/custom/send.
+
+    It fails on demand: the next N sends (busy, token, http500, network), every send while `down`, or every send
+    to one person with a permanent errcode (refuse)."""
 
     def __init__(self):
         self.port = free_ports(1)[0]
@@ -44,6 +54,10 @@ class WeChatStandIn:
         self.current_token: Optional[str] = None
         self.sent: List[dict] = []  # {"touser", "content", "token", "at"}
         self.rejected = 0
+        self.attempts: List[dict] = []  # every 客服消息 request: {"touser", "content", "outcome"}
+        self.down = False
+        self._failures: List[str] = []
+        self._refused: dict = {}  # openid -> errcode
         self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -67,10 +81,42 @@ class WeChatStandIn:
         data = await request.json()
         assert data["msgtype"] == "text"
         with self._changed:
+            failure = ("busy" if self.down else self._failures.pop(0) if self._failures else
+                       self._refused.get(data["touser"], "ok"))
+            self.attempts.append({"touser": data["touser"], "content": data["text"]["content"], "outcome": failure})
+        if failure == "network":
+            request.transport.close()  # the connection drops without an answer
+            return web.Response()
+        if failure == "http500":
+            return web.Response(status=500, text="Internal Server Error")
+        if failure != "ok":
+            return web.json_response(FAILURES.get(failure) or {"errcode": failure, "errmsg": "refused"})
+        with self._changed:
             self.sent.append({"touser": data["touser"], "content": data["text"]["content"], "token": token,
                               "at": time.monotonic()})
             self._changed.notify_all()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    def fail_next(self, *failures: str) -> None:
+        """The next sends fail, one per item: "busy" (errcode -1), "token" (42001), "http500", "network"."""
+        with self._changed:
+            self._failures.extend(failures)
+
+    def refuse(self, openid: str, errcode: int) -> None:
+        """Every send to this person fails with a permanent errcode (45015: silent for over 48 hours, …)."""
+        with self._changed:
+            self._refused[openid] = errcode
+
+    def recover(self) -> None:
+        """WeChat's API works again: no outage, no failures queued, nobody refused."""
+        with self._changed:
+            self.down = False
+            self._failures.clear()
+            self._refused.clear()
+
+    def tried(self, openid: str) -> List[dict]:
+        with self._changed:
+            return [a for a in self.attempts if a["touser"] == openid]
 
     def expire_token(self) -> None:
         """As if the token expired early (WeChat answers 42001): the channel must fetch a new one."""

@@ -3,8 +3,8 @@
 
 Every request is checked (signature, timestamp, AES in safe mode) before anything reaches the bot. An answer
 ready within the reply budget is the passive reply (a long one: its first part, the rest as 客服消息);
-otherwise WeChat gets "success" in time and the answer follows as 客服消息. Retries of a message (same MsgId)
-share the first delivery's turn. See README "WeChat (公众号)".
+otherwise WeChat gets "success" in time and the answer follows as 客服消息, through the durable outbox
+(wechat_outbox). Retries of a message (same MsgId) share the first delivery's turn. See README "WeChat (公众号)".
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tu
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
+from sqlalchemy.exc import SQLAlchemyError
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy import create_reply, parse_message
@@ -26,10 +27,11 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from bot.privacy import mask_personal_data
+from bot.privacy import mask_openid
 
 from .wechat_api import CustomerServiceSender, WeChatSendError
 from .wechat_config import PROJECT_DIR, WeChatConfig
+from .wechat_outbox import Outbox, OutboxStore
 from .wechat_relay import CHANNEL, HandoffRelay
 from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, Turn, TurnRegistry
 from .wechat_text import WeChatTexts, option_number, split_text
@@ -88,7 +90,10 @@ class WeChatInput(InputChannel):
         self.sender = CustomerServiceSender(config)
         self.relay = relay or HandoffRelay(os.environ.get("HANDOFF_URL", ""), os.environ.get("HANDOFF_SECRET", ""))
         self.turns = TurnRegistry()
+        self._engine: Any = None
         self._options: Optional[OptionStore] = None
+        self._outbox_store: Optional[OutboxStore] = None
+        self.outbox = Outbox(self._outbox_table, self.sender.send_one, config.retry_first, config.retry_max)
         self._background: Set[asyncio.Task] = set()
         if config.enabled:
             logger.info("WeChat channel on: %s", config.describe())
@@ -98,12 +103,23 @@ class WeChatInput(InputChannel):
     # -- shared pieces ---------------------------------------------------------------------------
 
     @property
-    def options(self) -> OptionStore:
-        if self._options is None:  # not at import time: the database is the catalog's (DATABASE_URL)
+    def engine(self) -> Any:
+        if self._engine is None:  # not at import time: the database is the catalog's (DATABASE_URL)
             from knowledge import make_engine
 
-            self._options = OptionStore(make_engine())
+            self._engine = make_engine()
+        return self._engine
+
+    @property
+    def options(self) -> OptionStore:
+        if self._options is None:
+            self._options = OptionStore(self.engine)
         return self._options
+
+    def _outbox_table(self) -> OutboxStore:
+        if self._outbox_store is None:
+            self._outbox_store = OutboxStore(self.engine)
+        return self._outbox_store
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WeChatOutput(self) if self.config.enabled else None
@@ -118,10 +134,15 @@ class WeChatInput(InputChannel):
         await self._sql(self.options.save, openid, options)
         return split_text(text) if text else []
 
+    async def send_later(self, openid: str, chunks: List[str], delay: float = 0.0) -> None:
+        """客服消息: stored in the outbox, sent in order, retried until WeChat takes them."""
+        if chunks and not self.sender.can_send:
+            raise WeChatSendError("客服消息 needs WECHAT_APPID and WECHAT_SECRET")
+        await self.outbox.put(openid, chunks, delay)
+
     async def push(self, openid: str, messages: List[Dict[str, Any]]) -> int:
         chunks = await self._chunks(openid, messages)
-        if chunks:
-            await self.sender.send(openid, chunks)
+        await self.send_later(openid, chunks)
         return len(chunks)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -205,20 +226,17 @@ class WeChatInput(InputChannel):
             await on_new_message(UserMessage(text, collector, openid, input_channel=CHANNEL))
             return await self._chunks(openid, collector.messages)
         except Exception:
-            logger.exception("WeChat turn failed for %s", mask_personal_data(openid))
+            logger.exception("WeChat turn failed for %s", mask_openid(openid))
             return split_text(self.texts.response("utter_service_unavailable"))
 
     async def _send_later(self, openid: str, turn: Turn, skip: int = 0, delay: float = 0.0) -> None:
         """The turn's answer (from chunk `skip` on) as 客服消息, once it is ready."""
         try:
-            chunks = (await turn.task)[skip:]
-            if chunks:
-                await asyncio.sleep(delay)
-                await self.sender.send(openid, chunks)
+            await self.send_later(openid, (await turn.task)[skip:], delay)
         except WeChatSendError:
-            pass  # logged by the sender
+            logger.error("WeChat asynchronous answer for %s dropped: 客服消息 are off", mask_openid(openid))
         except Exception:
-            logger.exception("WeChat asynchronous answer failed for %s", mask_personal_data(openid))
+            logger.exception("WeChat asynchronous answer failed for %s", mask_openid(openid))
 
     async def _passive_text(self, openid: str, turn: Turn, deadline: float) -> Optional[str]:
         """The passive reply for this delivery of the message, or None ("success": 客服消息 follows or nothing).
@@ -251,6 +269,15 @@ class WeChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("wechat_webhook", __name__)
+
+        @hook.listener("after_server_start")
+        async def start_outbox(app: Any, loop: Any) -> None:
+            if self.config.enabled and self.sender.can_send:  # also sends what an earlier run left pending
+                self.outbox.start()
+
+        @hook.listener("before_server_stop")
+        async def stop_outbox(app: Any, loop: Any) -> None:
+            await self.outbox.stop()
 
         def off() -> Optional[HTTPResponse]:
             return None if self.config.enabled else response.json({"error": "wechat_not_configured"}, status=404)
@@ -294,7 +321,7 @@ class WeChatInput(InputChannel):
                    f"evt:{openid}:{message.time}:{getattr(message, 'event', '')}:{getattr(message, 'key', '')}")
             plan = self._plan(message)
             turn, first = self.turns.start(key, lambda: self._work(openid, plan, on_new_message))
-            logger.info("WeChat %s from %s%s", message.type, mask_personal_data(openid), "" if first else " (retry)")
+            logger.info("WeChat %s from %s%s", message.type, mask_openid(openid), "" if first else " (retry)")
             deadline = arrived + self.config.reply_budget
             return self._reply(request, message, await self._passive_text(openid, turn, deadline))
 
@@ -321,6 +348,9 @@ class WeChatInput(InputChannel):
                 sent = await self.push(openid, [item])
             except WeChatSendError:
                 return response.json({"error": "wechat_send_failed"}, status=502)
-            return response.json({"sent": sent})
+            except SQLAlchemyError:  # not stored: the handoff must know it was not taken
+                logger.exception("客服消息 for %s could not be stored", mask_openid(openid))
+                return response.json({"error": "outbox_unavailable"}, status=503)
+            return response.json({"sent": sent})  # stored in the outbox: WeChat gets it even after an outage
 
         return hook

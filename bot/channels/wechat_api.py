@@ -1,26 +1,25 @@
-"""Sending 客服消息 (customer-service messages) through WeChat's API with wechatpy's client.
+"""Sending one 客服消息 (customer-service message) through WeChat's API with wechatpy's client.
 
 The access token is cached by wechatpy (MemoryStorage, refreshed a minute before it expires, and fetched again
-when the API says it is invalid or expired). The base URL is configurable so tests use a local stand-in.
+once when the API says it is invalid or expired). Failures are sorted into transient (retry later) and permanent
+(give up) for the outbox. The base URL is configurable so tests use a local stand-in.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
-import weakref
-from typing import List
+from typing import Optional
 
 import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot.privacy import mask_personal_data
-
 from .wechat_config import WeChatConfig
 
-logger = logging.getLogger(__name__)
-
 HTTP_TIMEOUT = 10
+# Token errors: wechatpy already fetched a new token and retried once; the next attempt starts from a fresh one.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+# Retrying cannot help: bad openid, not following us, no reply from the person within 48 h, quota, too long.
+PERMANENT_ERRORS = frozenset({40003, 43004, 45002, 45015, 45047})
 
 
 class HallWeChatClient(WeChatClient):
@@ -37,28 +36,39 @@ class HallWeChatClient(WeChatClient):
 
 
 class WeChatSendError(RuntimeError):
-    pass
+    def __init__(self, reason: str, errcode: Optional[int] = None):
+        super().__init__(reason)
+        self.errcode = errcode
+
+    @property
+    def permanent(self) -> bool:
+        return self.errcode in PERMANENT_ERRORS
 
 
 class CustomerServiceSender:
-    """Sends texts to one person in order (one lock per person), off the event loop (wechatpy is blocking)."""
+    """Sends one text to one person, off the event loop (wechatpy is blocking). Ordering is the outbox's job."""
 
     def __init__(self, config: WeChatConfig):
         self.config = config
         self._client = HallWeChatClient(config.appid, config.secret, config.api_base_url) if config.can_send else None
-        self._locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()
 
-    async def send(self, openid: str, chunks: List[str]) -> None:
+    @property
+    def can_send(self) -> bool:
+        return self._client is not None
+
+    async def send_one(self, openid: str, text: str) -> None:
         if self._client is None:
             raise WeChatSendError("客服消息 needs WECHAT_APPID and WECHAT_SECRET")
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(openid)
-        if lock is None:  # weak: a person's lock lives only while their messages are being sent
-            lock = self._locks[openid] = asyncio.Lock()
-        async with lock:
-            for chunk in chunks:
-                try:
-                    await loop.run_in_executor(None, self._client.message.send_text, openid, chunk)
-                except (WeChatClientException, requests.RequestException) as exc:
-                    logger.error("客服消息 to %s failed: %s", mask_personal_data(openid), exc)
-                    raise WeChatSendError(str(exc)) from exc
+        await asyncio.get_running_loop().run_in_executor(None, self._send, openid, text)
+
+    def _send(self, openid: str, text: str) -> None:
+        try:
+            self._client.message.send_text(openid, text)
+        except WeChatClientException as exc:
+            if exc.errcode in TOKEN_ERRORS:
+                self._client.session.delete(self._client.access_token_key)
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            reason = f"errcode {exc.errcode}: {exc.errmsg}" if exc.errcode is not None else f"HTTP {status}"
+            raise WeChatSendError(reason, exc.errcode) from exc
+        except requests.RequestException as exc:  # network: refused, reset, timeout
+            raise WeChatSendError(type(exc).__name__) from exc

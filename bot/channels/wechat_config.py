@@ -13,7 +13,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 DEFAULT_MENU = Path(__file__).resolve().parent / "wechat_menu.yml"
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
 ENV_NAMES = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_AES_KEY", "WECHAT_API_BASE_URL",
-             "WECHAT_REPLY_BUDGET", "WECHAT_MAX_CLOCK_SKEW", "WECHAT_MENU_CONFIG")
+             "WECHAT_REPLY_BUDGET", "WECHAT_MAX_CLOCK_SKEW", "WECHAT_MENU_CONFIG", "WECHAT_RETRY_FIRST",
+             "WECHAT_RETRY_MAX")
 
 
 class WeChatConfigError(ValueError):
@@ -44,6 +45,9 @@ class WeChatConfig:
     reply_budget: float = 4.0
     # Requests whose timestamp is further from now than this are refused as stale (replays).
     max_clock_skew: float = 300.0
+    # A 客服消息 that failed for a passing reason is retried after this, doubling up to retry_max.
+    retry_first: float = 2.0
+    retry_max: float = 300.0
     menu_path: Path = DEFAULT_MENU
 
     @property
@@ -77,6 +81,8 @@ class WeChatConfig:
             api_base_url=base_url.rstrip("/") + "/",
             reply_budget=_seconds(env, "WECHAT_REPLY_BUDGET", cls.reply_budget),
             max_clock_skew=_seconds(env, "WECHAT_MAX_CLOCK_SKEW", cls.max_clock_skew),
+            retry_first=_seconds(env, "WECHAT_RETRY_FIRST", cls.retry_first),
+            retry_max=_seconds(env, "WECHAT_RETRY_MAX", cls.retry_max),
             menu_path=Path(menu).expanduser().resolve() if menu else DEFAULT_MENU,
         )
 

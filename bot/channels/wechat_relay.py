@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import aiohttp
 
-from bot.privacy import mask_personal_data
+from bot.privacy import mask_openid
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ class HandoffRelay:
                 data = await resp.json(content_type=None)
                 if resp.status != 200:
                     if resp.status != 400:  # 400: nothing a helper could read (empty text); the bot answers
-                        logger.error("handoff relay answered %s for %s", resp.status, mask_personal_data(openid))
+                        logger.error("handoff relay answered %s for %s", resp.status, mask_openid(openid))
                     return None
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             # The bot is paused during a handoff anyway, so it stays silent rather than answering wrongly.
-            logger.error("handoff relay unreachable for %s: %s", mask_personal_data(openid), type(exc).__name__)
+            logger.error("handoff relay unreachable for %s: %s", mask_openid(openid), type(exc).__name__)
             return None
         if not isinstance(data, dict) or not data.get("routed"):
             return None
