@@ -25,8 +25,8 @@ from bot.privacy import mask_personal_data
 
 from . import catalog_access
 from .hall_help import ActionComplaintInfo
-from .handoff import (HandoffUnavailable, _post, announce, matter_of, normalise_phone, offline_notice,
-                      report_rating, ticket_body)
+from .handoff import (HandoffUnavailable, _intent, _post, announce, matter_of, normalise_phone, offline_notice,
+                      report_rating, session_events, ticket_body)
 from .rating_question import BOT, HUMAN, LOW, ask_rating, rating_buttons, score_from
 from .render import Fragments
 
@@ -61,27 +61,15 @@ def feedback_store() -> FeedbackStore:
         return _store
 
 
-def _intent(event: Dict[str, Any]) -> Optional[str]:
-    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-
-
 def answered_something(tracker: Tracker) -> bool:
     """In this session, the person asked something (not just hello/bye) and the bot replied after it."""
     asked = False
-    for event in _session(tracker):
+    for event in session_events(tracker):
         if event.get("event") == "user" and _intent(event) not in NOT_QUESTIONS:
             asked = True
         elif asked and event.get("event") == "bot":
             return True
     return False
-
-
-def _session(tracker: Tracker) -> List[Dict[str, Any]]:
-    events = list(tracker.events)
-    for index in range(len(events) - 1, -1, -1):
-        if events[index].get("event") == "session_started":
-            return events[index:]
-    return events
 
 
 def _channel(tracker: Tracker) -> str:
