@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10, help="questions per user and channel")
-    parser.add_argument("--question", default="租房提取公积金要带什么材料"  # answers its situation: the whole list at once)
+    # A question that answers its own situation, so the reply is the whole list at once.
+    parser.add_argument("--question", default="租房提取公积金要带什么材料")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a user waits before each question (0: back to back, the worst case)")
     args = parser.parse_args(argv)
