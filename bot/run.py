@@ -157,6 +157,7 @@ class Stack:
             settings,
             handoff_port=settings.handoff_port or free_ports(1)[0],
             handoff_secret=settings.handoff_secret or secrets.token_urlsafe(32),
+            action_token=settings.action_token or secrets.token_urlsafe(32),
         )
         self.settings = settings
         self._env: Optional[dict] = None
@@ -166,8 +167,8 @@ class Stack:
             Service(
                 name="actions",
                 title="action server",
-                argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
-                bind_host="0.0.0.0",  # rasa_sdk has no option for the bind address
+                argv=[python, "-m", "bot.action_server"],
+                bind_host=s.host,
                 port=s.action_port,
                 health_url=f"{s.action_url}/health",
                 healthy=_ok,

@@ -112,6 +112,8 @@ class Settings:
     # `python -m bot.run` picks a free port and a new secret for every run unless these are set.
     handoff_port: Optional[int] = None
     handoff_secret: str = field(default="", repr=False)
+    # Rasa sends this to the action server on every call; `python -m bot.run` picks one per run unless set.
+    action_token: str = field(default="", repr=False)
     handoff_config: Path = REPO_ROOT / "bot" / "handoff" / "handoff.yml"
     # Tickets, helpers and sessions; the catalog's database unless set.
     handoff_database_url: Optional[str] = None
@@ -142,6 +144,7 @@ class Settings:
             rasa_url_override=(env.get("RASA_URL", "").strip().rstrip("/") or None),
             handoff_port=_optional_port(env, "HANDOFF_PORT"),
             handoff_secret=env.get("HANDOFF_SECRET", "").strip(),
+            action_token=env.get("ACTION_TOKEN", "").strip(),
             handoff_config=_path(env, "HANDOFF_CONFIG", defaults.handoff_config),
             handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
             console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
@@ -164,8 +167,7 @@ class Settings:
 
     @property
     def action_url(self) -> str:
-        # rasa_sdk cannot choose its bind address; it always listens on all interfaces.
-        return f"http://127.0.0.1:{self.action_port}"
+        return f"http://{self.connect_host}:{self.action_port}"
 
     @property
     def action_endpoint_url(self) -> str:
@@ -224,6 +226,8 @@ class Settings:
             env["HANDOFF_URL"] = self.handoff_url
         if self.handoff_secret:
             env["HANDOFF_SECRET"] = self.handoff_secret
+        if self.action_token:
+            env["ACTION_TOKEN"] = self.action_token
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         env["PUBLIC_URL"] = self.public_url

@@ -99,6 +99,19 @@ class LiveStack:
     action_url: str
     settings: Settings
     log_dir: Path
+    pids: dict  # service name -> process id, to watch a process's memory and addresses
+
+
+def listening_addresses(port: int) -> set:
+    """The local addresses (dotted IPv4) on which a TCP socket listens on this port (from /proc/net/tcp)."""
+    found = set()
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
 
 
 @contextmanager
@@ -121,7 +134,8 @@ def live_stack(tmp_path_factory, catalog_database_url, trained_model):
     with running_stack(catalog_database_url, log_dir) as stack:
         settings = stack.settings
         yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
-                        settings=settings, log_dir=log_dir)
+                        settings=settings, log_dir=log_dir,
+                        pids={svc.name: svc.proc.pid for svc in stack.services})
 
 
 @pytest.fixture(scope="module")

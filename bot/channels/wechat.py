@@ -27,6 +27,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot.limits import MESSAGE_MAX_CHARS
 from bot.privacy import mask_openid
 
 from .wechat_api import CustomerServiceSender, WeChatSendError
@@ -39,7 +40,6 @@ from .wechat_text import WeChatTexts, option_number, split_text
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB
-MAX_TEXT_CHARS = 2000
 # The rest of a long answer waits this long after the passive reply was returned, so that it arrives after it.
 FOLLOW_UP_DELAY = 0.5
 _QUERY_VALUE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -191,10 +191,10 @@ class WeChatInput(InputChannel):
         """("bot", text), ("say", response name) or ("none", "")."""
         kind = message.type
         if kind == "text":
-            text = (message.content or "").strip()[:MAX_TEXT_CHARS]
+            text = (message.content or "").strip()[:MESSAGE_MAX_CHARS]
             return ("bot", text) if text else ("say", UNSUPPORTED_TYPES_RESPONSE)
         if kind == "voice":
-            text = (message.recognition or "").strip()[:MAX_TEXT_CHARS]
+            text = (message.recognition or "").strip()[:MESSAGE_MAX_CHARS]
             return ("bot", text) if text else ("say", "utter_wechat_voice_unclear")
         if kind == "event":
             event = getattr(message, "event", "")

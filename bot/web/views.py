@@ -9,6 +9,7 @@ import time
 
 from aiohttp import web
 
+from bot.limits import MESSAGE_MAX_CHARS, cut_message
 from bot.privacy import mask_personal_data
 
 from bot.handoff.hub import json_objects
@@ -18,7 +19,6 @@ from .rasa_client import RasaUnavailable
 logger = logging.getLogger(__name__)
 
 SENDER_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
-MAX_MESSAGE_CHARS = 1000
 # C0/C1 control characters (but not tab and newline) and lone surrogates break logs and storage.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -62,7 +62,7 @@ async def chat(request: web.Request) -> web.Response:
     message = _UNSAFE_CHARS.sub("", message).strip()
     if not message:
         return _bad_request("empty_message")
-    message = message[:MAX_MESSAGE_CHARS]
+    message, was_cut = cut_message(message, MESSAGE_MAX_CHARS)
 
     started = time.monotonic()
     handoff = request.app.get(keys.HANDOFF)
@@ -97,6 +97,8 @@ async def chat(request: web.Request) -> web.Response:
         messages = keys.domain_messages(request.app[keys.TEXTS], "utter_no_reply")
     elif idle is not None:
         idle.answered(sender, message)
+    if was_cut:
+        messages = _cut_notice(request.app[keys.TEXTS]) + messages
     logger.info(
         "turn sender=%s message=%r replies=%d ms=%d",
         mask_personal_data(sender),
@@ -105,6 +107,14 @@ async def chat(request: web.Request) -> web.Response:
         (time.monotonic() - started) * 1000,
     )
     return web.json_response({"messages": messages})
+
+
+def _cut_notice(texts: dict) -> list:
+    """Tells the person, before the answer, that only the start of their message was read."""
+    notice = keys.domain_messages(texts, "utter_message_cut")
+    for message in notice:
+        message["text"] = message["text"].replace("{max_chars}", str(MESSAGE_MAX_CHARS))
+    return notice
 
 
 EVENTS_HEARTBEAT = 20.0
