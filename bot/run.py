@@ -158,6 +158,7 @@ class Stack:
             handoff_port=settings.handoff_port or free_ports(1)[0],
             handoff_secret=settings.handoff_secret or secrets.token_urlsafe(32),
             action_token=settings.action_token or secrets.token_urlsafe(32),
+            rasa_token=settings.rasa_token or secrets.token_urlsafe(32),
         )
         self.settings = settings
         self._env: Optional[dict] = None
@@ -180,6 +181,7 @@ class Stack:
                 argv=[
                     python, "-m", "rasa", "run",
                     "--enable-api",
+                    "--auth-token", s.rasa_token,
                     "--cors", "*",
                     "--interface", s.host,
                     "--port", str(s.rasa_port),
@@ -189,7 +191,7 @@ class Stack:
                 ],
                 bind_host=s.host,
                 port=s.rasa_port,
-                health_url=f"http://{s.connect_host}:{s.rasa_port}/status",
+                health_url=f"http://{s.connect_host}:{s.rasa_port}/status?token={s.rasa_token}",
                 healthy=_rasa_model_loaded,
                 log_path=log / "rasa.log",
             ),
@@ -398,6 +400,22 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+RETENTION_INTERVAL_SECONDS = 24 * 3600
+
+
+def run_retention(settings: Settings) -> None:
+    """Deletes or anonymises personal data older than RETENTION_DAYS (bot.retention); never stops the stack."""
+    from bot.retention import purge
+
+    try:
+        counts = purge(settings)
+    except Exception as exc:  # a locked or unreachable database: try again tomorrow, say so now
+        print(f"Retention clean-up failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
+    done = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+    print(f"Retention ({settings.retention_days} days): {done or 'nothing older to remove'}", flush=True)
+
+
 def main() -> int:
     try:
         settings = Settings.from_env()
@@ -444,8 +462,12 @@ def main() -> int:
         flush=True,
     )
     exit_code = 0
+    next_retention = time.monotonic()  # at start, then once a day
     try:
         while not stopping:
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + RETENTION_INTERVAL_SECONDS
+                run_retention(stack.settings)
             time.sleep(HEALTH_POLL_SECONDS)
             died = stack.dead_service()
             if died is not None:

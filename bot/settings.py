@@ -114,11 +114,19 @@ class Settings:
     handoff_secret: str = field(default="", repr=False)
     # Rasa sends this to the action server on every call; `python -m bot.run` picks one per run unless set.
     action_token: str = field(default="", repr=False)
+    # Rasa's HTTP API (trackers, events, the model) wants this token (`rasa run --auth-token`); our servers send
+    # it. The channels' webhooks (REST, socket.io, WeChat) do not. Picked per run unless set.
+    rasa_token: str = field(default="", repr=False)
     handoff_config: Path = REPO_ROOT / "bot" / "handoff" / "handoff.yml"
     # Tickets, helpers and sessions; the catalog's database unless set.
     handoff_database_url: Optional[str] = None
     console_session_minutes: int = 480
     console_secure_cookie: bool = False
+    # ---- back-pressure: turns sent to Rasa at once by the web server, and how many more may wait ----
+    rasa_in_flight: int = 8
+    rasa_queue_limit: int = 400
+    # ---- personal data: conversations, tickets, complaints and comments are kept this many days ----
+    retention_days: int = 180
     # ---- ratings (好差评) ----
     # Minutes without a message after a bot answer before the page asks for a rating (once); 0 turns it off.
     rating_idle_minutes: float = 5.0
@@ -145,10 +153,14 @@ class Settings:
             handoff_port=_optional_port(env, "HANDOFF_PORT"),
             handoff_secret=env.get("HANDOFF_SECRET", "").strip(),
             action_token=env.get("ACTION_TOKEN", "").strip(),
+            rasa_token=env.get("RASA_TOKEN", "").strip(),
             handoff_config=_path(env, "HANDOFF_CONFIG", defaults.handoff_config),
             handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
             console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
+            rasa_in_flight=_positive_int(env, "RASA_IN_FLIGHT", defaults.rasa_in_flight),
+            rasa_queue_limit=_positive_int(env, "RASA_QUEUE_LIMIT", defaults.rasa_queue_limit),
+            retention_days=_positive_int(env, "RETENTION_DAYS", defaults.retention_days),
             rating_idle_minutes=_minutes(env, "RATING_IDLE_MINUTES", defaults.rating_idle_minutes),
             public_url_override=_public_url(env),
             wechat_env=wechat_env(env),
@@ -228,6 +240,8 @@ class Settings:
             env["HANDOFF_SECRET"] = self.handoff_secret
         if self.action_token:
             env["ACTION_TOKEN"] = self.action_token
+        if self.rasa_token:
+            env["RASA_TOKEN"] = self.rasa_token
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         env["PUBLIC_URL"] = self.public_url

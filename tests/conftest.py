@@ -71,6 +71,14 @@ def catalog_database_url(tmp_path_factory) -> str:
     return url
 
 
+# Rasa's HTTP API token of every test stack: tests read trackers with it (rasa_api_params()).
+RASA_TOKEN = "test-rasa-" + __import__("secrets").token_urlsafe(16)
+
+
+def rasa_api_params() -> dict:
+    return {"token": RASA_TOKEN}
+
+
 def stack_env(database_url: str, log_dir: Path) -> dict:
     import secrets
 
@@ -89,6 +97,7 @@ def stack_env(database_url: str, log_dir: Path) -> dict:
         # Known to the tests, so they can open tickets through the internal API as the action server does.
         "HANDOFF_PORT": str(handoff_port),
         "HANDOFF_SECRET": secrets.token_urlsafe(24),
+        "RASA_TOKEN": RASA_TOKEN,
     }
 
 

@@ -15,6 +15,7 @@ from typing import Callable, List, Optional
 
 import aiohttp
 import yaml
+from conftest import rasa_api_params
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HANDOFF_CONFIG = REPO_ROOT / "tests" / "fixtures" / "handoff.yml"
@@ -190,7 +191,7 @@ def new_ticket(frame: dict, person: Person) -> bool:
 
 async def rasa_tracker(rasa_url: str, sender: str) -> dict:
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{rasa_url}/conversations/{sender}/tracker") as resp:
+        async with session.get(f"{rasa_url}/conversations/{sender}/tracker", params=rasa_api_params()) as resp:
             return await resp.json()
 
 

@@ -165,3 +165,53 @@ def test_internal_servers_listen_on_host_only(live_stack):
     assert settings.host == "127.0.0.1"
     for port in (settings.action_port, settings.rasa_port, settings.web_port, settings.handoff_port):
         assert listening_addresses(port) == {"127.0.0.1"}, f"port {port} listens on {listening_addresses(port)}"
+
+
+# --- Rasa's HTTP API ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [("GET", "/conversations/someone/tracker"), ("GET", "/status"),
+                                          ("POST", "/conversations/someone/tracker/events"),
+                                          ("POST", "/conversations/someone/trigger_intent"),
+                                          ("DELETE", "/model"), ("POST", "/model/parse")])
+def test_rasa_api_wants_the_token(live_stack, method, path):
+    resp = requests.request(method, f"{live_stack.rasa_url}{path}", json={"name": "greet", "text": "你好"},
+                            timeout=TIMEOUT)
+    assert resp.status_code == 401, resp.text
+    resp = requests.request(method, f"{live_stack.rasa_url}{path}", params={"token": "wrong"},
+                            json={"name": "greet"}, timeout=TIMEOUT)
+    assert resp.status_code == 401, resp.text
+    # The model is still loaded and the channels still answer.
+    status = requests.get(f"{live_stack.rasa_url}/status", params={"token": live_stack.settings.rasa_token},
+                          timeout=TIMEOUT)
+    assert status.status_code == 200 and status.json()["model_file"]
+    assert rest(live_stack, "你好").status_code == 200
+
+
+# --- our web server: bodies that used to give a 500 or a stuck connection ---------------------------
+
+def test_api_chat_deeply_nested_json_is_a_clean_400(live_stack):
+    body = b'{"sender": "hard-nested-0001", "message": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    resp = requests.post(f"{live_stack.web_url}/api/chat", data=body, headers={"Content-Type": "application/json"},
+                         timeout=TIMEOUT)
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_json"
+
+
+def test_the_connection_after_a_413_is_closed_not_stuck(live_stack):
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(live_stack.web_url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=15)
+    try:
+        big = b'{"sender": "hard-big-00001", "message": "' + b"a" * 180_000 + b'"}'
+        conn.request("POST", "/api/chat", body=big, headers={"Content-Type": "application/json"})
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 413
+        assert first.getheader("Connection", "").lower() == "close"
+        # http.client opens a new connection after "Connection: close"; before the fix this request hung.
+        conn.request("GET", "/healthz")
+        second = conn.getresponse()
+        assert second.status == 200 and json.loads(second.read())["web"] == "ok"
+    finally:
+        conn.close()

@@ -17,6 +17,7 @@ import requests
 
 from bot.run import Stack, StackError
 from bot.settings import Settings
+from conftest import RASA_TOKEN, rasa_api_params
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 300
@@ -79,6 +80,7 @@ def run_env(free_ports, database_url: str, log_dir: Path, **extra) -> dict:
         DATABASE_URL=database_url,
         MODEL_DIR=str(REPO_ROOT / "models"),
         LOG_DIR=str(log_dir),
+        RASA_TOKEN=RASA_TOKEN,
     )
     env.update(extra)
     return env
@@ -115,7 +117,8 @@ def test_run_starts_everything_and_one_ctrl_c_stops_it(trained_model, free_ports
         assert action_url == f"http://127.0.0.1:{env['ACTION_PORT']}/"
 
         assert requests.get(f"{web_url}healthz", timeout=10).json() == {"web": "ok", "rasa": "ok"}
-        assert requests.get(f"{rasa_url}status", timeout=10).json()["model_file"]
+        assert requests.get(f"{rasa_url}status", timeout=10).status_code == 401  # Rasa's API wants the token
+        assert requests.get(f"{rasa_url}status", params=rasa_api_params(), timeout=10).json()["model_file"]
         assert requests.get(f"{action_url}health", timeout=10).status_code == 200
         reply = requests.post(
             f"{web_url}api/chat", json={"sender": "test-run-0001", "message": "/greet"}, timeout=60

@@ -19,7 +19,7 @@ from bot.privacy import mask_openid
 from conftest import load_catalog
 from handoff_support import Console, add_helper, response_text
 from test_handoff_restart import restart
-from wechat_support import WeChatServer, WeChatStandIn, new_openid, wechat_stack
+from wechat_support import WeChatServer, WeChatStandIn, new_msg_id, new_openid, rasa_user_texts, wechat_stack
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory) -> str:
@@ -119,6 +119,12 @@ async def test_a_permanent_refusal_is_given_up_at_once_and_logged_masked(stack, 
 
 @pytest.mark.asyncio
 async def test_pending_messages_are_sent_after_a_rasa_restart(stack, standin, outbox):
+    # A message handled before the restart, captured and sent again afterwards (signature still fresh).
+    asker, msg_id = new_openid(), new_msg_id()
+    wechat = WeChatServer(stack.settings.rasa_url, aes=False)
+    assert (await wechat.text(asker, "公积金提取要带什么", msg_id=msg_id))[0] == 200
+    await until(lambda: len(standin.to(asker)) >= 1)
+
     openid = new_openid()
     standin.down = True  # WeChat's API is down: the messages stay pending
     texts = ["重启前的第一条消息", "重启前的第二条消息"]
@@ -134,6 +140,9 @@ async def test_pending_messages_are_sent_after_a_rasa_restart(stack, standin, ou
     await restart(stack, "rasa", meanwhile)
     assert standin.wait_for(openid, 2, timeout=60) == texts
     await until(lambda: statuses(outbox, openid) == [(t, SENT) for t in texts])
+    # The replay: the key is remembered in SQL for the whole timestamp window, not in the old process's memory.
+    assert await wechat.text(asker, "公积金提取要带什么", msg_id=msg_id) == (200, "success")
+    assert await rasa_user_texts(stack.settings.rasa_url, asker) == ["公积金提取要带什么"]
 
 
 @pytest.mark.asyncio

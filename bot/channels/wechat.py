@@ -34,7 +34,7 @@ from .wechat_api import CustomerServiceSender, WeChatSendError
 from .wechat_config import PROJECT_DIR, WeChatConfig
 from .wechat_outbox import Outbox, OutboxStore
 from .wechat_relay import CHANNEL, HandoffRelay
-from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, Turn, TurnRegistry
+from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, SeenStore, Turn, TurnRegistry
 from .wechat_text import WeChatTexts, option_number, split_text
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ class WeChatInput(InputChannel):
         self.turns = TurnRegistry()
         self._engine: Any = None
         self._options: Optional[OptionStore] = None
+        self._seen: Optional[SeenStore] = None
+        self._seen_checks: Dict[str, "asyncio.Future[bool]"] = {}
         self._outbox_store: Optional[OutboxStore] = None
         self.outbox = Outbox(self._outbox_table, self.sender.send_one, config.retry_first, config.retry_max)
         self._background: Set[asyncio.Task] = set()
@@ -115,6 +117,32 @@ class WeChatInput(InputChannel):
         if self._options is None:
             self._options = OptionStore(self.engine)
         return self._options
+
+    @property
+    def seen(self) -> SeenStore:
+        if self._seen is None:
+            # A signed request is accepted while its timestamp is within the skew of our clock, either way.
+            self._seen = SeenStore(self.engine, keep_seconds=2 * self.config.max_clock_skew + 60)
+        return self._seen
+
+    async def _first_delivery(self, key: str) -> bool:
+        """False for a replay: a key handled before on any process (SQL), and not WeChat's retry of a turn here.
+
+        Deliveries that arrive together share one check, so WeChat's quick retries still share the first turn.
+        """
+        if self.turns.known(key):
+            return True
+        check = self._seen_checks.get(key)
+        if check is None:
+            check = self._seen_checks[key] = asyncio.ensure_future(self._check_seen(key))
+        return await asyncio.shield(check)
+
+    async def _check_seen(self, key: str) -> bool:
+        try:
+            return await self._sql(self.seen.first_time, key)
+        except SQLAlchemyError:  # never lose a message because the check failed
+            logger.exception("WeChat message keys cannot be checked; answering anyway")
+            return True
 
     def _outbox_table(self) -> OutboxStore:
         if self._outbox_store is None:
@@ -319,8 +347,14 @@ class WeChatInput(InputChannel):
             # WeChat's advice: MsgId for messages, FromUserName + CreateTime for events (plus which event).
             key = (f"msg:{message.id}" if message.id else
                    f"evt:{openid}:{message.time}:{getattr(message, 'event', '')}:{getattr(message, 'key', '')}")
+            if not await self._first_delivery(key):
+                self._seen_checks.pop(key, None)
+                logger.warning("WeChat %s from %s refused: already handled (a replay)", message.type,
+                               mask_openid(openid))
+                return response.text("success")
             plan = self._plan(message)
             turn, first = self.turns.start(key, lambda: self._work(openid, plan, on_new_message))
+            self._seen_checks.pop(key, None)
             logger.info("WeChat %s from %s%s", message.type, mask_openid(openid), "" if first else " (retry)")
             deadline = arrived + self.config.reply_budget
             return self._reply(request, message, await self._passive_text(openid, turn, deadline))
@@ -336,7 +370,7 @@ class WeChatInput(InputChannel):
                 return _forbidden()
             try:
                 data = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 return response.json({"error": "invalid_json"}, status=400)
             openid = data.get("sender") if isinstance(data, dict) else None
             if not isinstance(openid, str) or not _OPENID.fullmatch(openid):

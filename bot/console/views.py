@@ -62,7 +62,7 @@ def _is_json(request: web.Request) -> bool:
 async def _json_body(request: web.Request) -> Dict[str, Any]:
     try:
         data = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(text="invalid json")
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="invalid json")
@@ -114,16 +114,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     request["console_csrf"] = cookie_token
     if not check_csrf(request, str(form.get("login_token") or "")):
         return await login_page(request, error="expired", status=403)
-    throttle = request.app[THROTTLE]
-    if throttle.blocked(username):
-        return await login_page(request, error="throttled", status=429)
+    throttle, address = request.app[THROTTLE], request.remote or ""
+    wait = throttle.retry_after(username, address)
+    if wait > 0:
+        response = await login_page(request, error="throttled", status=429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     loop = asyncio.get_running_loop()
     helper = await loop.run_in_executor(None, runtime.service.authenticate, username, password)
     if helper is None:
-        throttle.failed(username)
+        throttle.failed(username, address)
         logger.info("console login failed")
         return await login_page(request, error="wrong", status=401)
-    throttle.succeeded(username)
+    throttle.succeeded(username, address)
     settings = request.app[keys.SETTINGS]
     token, _ = runtime.service.create_session(helper.id, settings.console_session_minutes)
     logger.info("console login: helper %s", helper.id)

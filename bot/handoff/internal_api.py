@@ -60,7 +60,7 @@ async def _guard(request: web.Request, handler: Callable) -> web.StreamResponse:
 async def _body(request: web.Request) -> dict:
     try:
         data = json.loads((await request.read()).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise web.HTTPBadRequest(reason="invalid_json")
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(reason="invalid_json")

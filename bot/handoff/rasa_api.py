@@ -18,14 +18,16 @@ class RasaApiError(Exception):
 
 
 class RasaBridge:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout: float = 10.0):
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str = "", timeout: float = 10.0):
         self._session = session
         self._base = base_url.rstrip("/")
+        self._params = {"token": token} if token else {}  # Rasa's API token (rasa run --auth-token)
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=3)
 
     async def _post(self, path: str, body: Any) -> Any:
         try:
-            async with self._session.post(f"{self._base}{path}", json=body, timeout=self._timeout) as resp:
+            async with self._session.post(f"{self._base}{path}", json=body, params=self._params,
+                                          timeout=self._timeout) as resp:
                 if resp.status != 200:
                     raise RasaApiError(f"Rasa answered {resp.status} to {path.split('?')[0]}")
                 return await resp.json(content_type=None)
@@ -34,7 +36,8 @@ class RasaBridge:
 
     async def _get(self, path: str) -> Any:
         try:
-            async with self._session.get(f"{self._base}{path}", timeout=self._timeout) as resp:
+            async with self._session.get(f"{self._base}{path}", params=self._params,
+                                         timeout=self._timeout) as resp:
                 if resp.status != 200:
                     raise RasaApiError(f"Rasa answered {resp.status} to {path.split('?')[0]}")
                 return await resp.json(content_type=None)

@@ -12,7 +12,7 @@ from bot.settings import Settings
 from .domain_texts import load_response_texts, response_text
 from .keys import (HANDOFF, HANDOFF_SITE, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR, TEXTS,
                    unavailable_messages)
-from .rasa_client import RasaClient
+from .rasa_client import RasaClient, TurnGate
 from .routes import setup_routes
 
 logger = logging.getLogger(__name__)
@@ -70,10 +70,27 @@ async def _json_errors(request: web.Request, handler):
         )
 
 
+@web.middleware
+async def _close_after_413(request: web.Request, handler):
+    """An unread body is still on the connection after a 413: close it, or the next request there hangs."""
+    try:
+        response = await handler(request)
+    except web.HTTPRequestEntityTooLarge as exc:
+        exc.force_close()
+        raise
+    if response.status == 413:
+        response.force_close()
+    return response
+
+
 async def _on_startup(app: web.Application) -> None:
-    session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+    # Enough connections for every admitted turn plus the handoff's calls: nobody waits for the pool.
+    connector = aiohttp.TCPConnector(limit=app[SETTINGS].rasa_in_flight + 32)
+    session = aiohttp.ClientSession(timeout=RASA_TIMEOUT, connector=connector)
     app[SESSION] = session
-    app[RASA] = RasaClient(session, app[SETTINGS].rasa_url)
+    settings = app[SETTINGS]
+    app[RASA] = RasaClient(session, settings.rasa_url,
+                           TurnGate(in_flight=settings.rasa_in_flight, waiting=settings.rasa_queue_limit))
     logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
     await _start_handoff(app)
 
@@ -95,7 +112,7 @@ async def _start_handoff(app: web.Application) -> None:
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
     service.setup()
-    runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url),
+    runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url, settings.rasa_token),
                              http_session=app[SESSION], secret=settings.handoff_secret,
                              channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
     runtime.start()
@@ -130,7 +147,7 @@ async def _on_cleanup(app: web.Application) -> None:
 
 def create_app(settings: Optional[Settings] = None) -> web.Application:
     settings = settings or Settings.from_env()
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_json_errors])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_close_after_413, _json_errors])
     app[SETTINGS] = settings
     app[TEXTS] = load_response_texts(settings.domain_path)
     response_text(app[TEXTS], "utter_service_unavailable")  # log once at start-up if missing

@@ -14,7 +14,7 @@ from bot.privacy import mask_personal_data
 
 from bot.handoff.hub import json_objects
 from . import keys
-from .rasa_client import RasaUnavailable
+from .rasa_client import RasaBusy, RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def texts(request: web.Request) -> web.Response:
     """Domain sentences the page needs when it cannot reach us at all."""
     texts = request.app[keys.TEXTS]
-    return web.json_response({"service_unavailable": texts.get("utter_service_unavailable", "")})
+    return web.json_response({"service_unavailable": texts.get("utter_service_unavailable", ""),
+                              "busy_wait": texts.get("utter_busy_wait", "")})
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -50,7 +51,7 @@ async def chat(request: web.Request) -> web.Response:
         return _bad_request("request_too_large", 413)
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return _bad_request("invalid_json")
     if not isinstance(data, dict):
         return _bad_request("invalid_json")
@@ -82,6 +83,10 @@ async def chat(request: web.Request) -> web.Response:
             return web.json_response({"messages": handled["messages"], "handoff": handled["state"]})
     try:
         messages = await request.app[keys.RASA].send(sender, message)
+    except RasaBusy as exc:
+        logger.warning("Rasa busy, turn of %s refused: %s", mask_personal_data(sender), exc)
+        return web.json_response({"error": "busy", "messages": keys.domain_messages(request.app[keys.TEXTS],
+                                                                                    "utter_busy")}, status=503)
     except RasaUnavailable as exc:
         logger.error("Rasa unavailable for sender %s: %s", mask_personal_data(sender), mask_personal_data(str(exc)))
         return web.json_response(
@@ -99,10 +104,11 @@ async def chat(request: web.Request) -> web.Response:
         idle.answered(sender, message)
     if was_cut:
         messages = _cut_notice(request.app[keys.TEXTS]) + messages
+    # The message itself never goes to the log (personal data): its length says enough to debug.
     logger.info(
-        "turn sender=%s message=%r replies=%d ms=%d",
+        "turn sender=%s chars=%d replies=%d ms=%d",
         mask_personal_data(sender),
-        mask_personal_data(message),
+        len(message),
         len(messages),
         (time.monotonic() - started) * 1000,
     )

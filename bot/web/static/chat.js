@@ -6,7 +6,8 @@
   var CURSOR_KEY = "sqfd.events";  // id of the last helper/notice message shown (catch-up after reconnects)
   var SENDER_RE = /^[A-Za-z0-9_-]{16,40}$/;
   var ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"; // 64 symbols
-  var REQUEST_TIMEOUT_MS = 45000; // a little above the server's own Rasa timeout
+  var REQUEST_TIMEOUT_MS = 100000; // above the server's queue wait (60 s) plus its Rasa timeout (30 s)
+  var BUSY_NOTICE_MS = 4000; // a turn still waiting after this: say that many people are asking
   // Stop a URL at whitespace, quotes, angle brackets, CJK text and full-width punctuation.
   var URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+/gi;
   var URL_TRAILING_RE = /[.,;:!?)\]}]+$/;
@@ -21,7 +22,7 @@
   var handoffBanner = document.getElementById("handoff-banner");
   var helperCaption = document.getElementById("helper-caption");
 
-  var texts = { service_unavailable: "" };
+  var texts = { service_unavailable: "", busy_wait: "" };
   var queue = [];
   var busy = false;
   var sender = loadSenderId();
@@ -372,6 +373,10 @@
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
     var firstNew = null;
+    var busyRow = null;
+    var busyTimer = setTimeout(function () {
+      if (texts.busy_wait) busyRow = addBotMessage({ text: texts.busy_wait }, "notice busy-wait");
+    }, BUSY_NOTICE_MS);
     return fetch("/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -401,6 +406,8 @@
       })
       .then(function () {
         if (timer) clearTimeout(timer);
+        clearTimeout(busyTimer);
+        if (busyRow && busyRow.parentNode) busyRow.parentNode.removeChild(busyRow);
         if (firstNew) reveal(firstNew);
         else scrollToBottom();
       });
@@ -447,6 +454,7 @@
     .then(function (res) { return res.ok ? res.json() : null; })
     .then(function (data) {
       if (data && typeof data.service_unavailable === "string") texts.service_unavailable = data.service_unavailable;
+      if (data && typeof data.busy_wait === "string") texts.busy_wait = data.busy_wait;
     })
     .catch(function () { /* the 503 body carries the same text */ });
 
