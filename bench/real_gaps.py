@@ -1,25 +1,43 @@
 """Write bench/data/real_gaps.md: what the DEV set asks for that the catalog lacks.
 
 Reads only bench/data/real_dev.jsonl (never the locked test set): the `wanted` names of dev questions labelled []
-(no catalog matter fits), with their counts, most frequent first.  Run: python -m bench.real_gaps
+(no catalog matter fits), with their counts, most frequent first.  Names that differ only by a qualifier in
+full-width brackets or by a trailing 申请/申领/参保缴费/缴费 are counted together under their base name; the exact
+names as labelled are listed beside it.  Run: python -m bench.real_gaps
 """
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 from bench.real_split import DATA, DEV
 
 OUT = DATA / "real_gaps.md"
+SUFFIXES = ("参保缴费", "申请", "申领", "缴费")
+
+
+def base_name(wanted: str) -> str:
+    """The matter a wanted name points at, without qualifiers: 育儿补贴（生育补贴）申领 -> 育儿补贴."""
+    name = re.sub(r"（[^）]*）", "", wanted).strip()
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            name = name[: -len(suffix)]
+            break
+    return name or wanted
 
 
 def main() -> None:
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     missing = [row for row in rows if not row["matters"]]
-    counts = Counter(row["wanted"] for row in missing)
+    counts = Counter(base_name(row["wanted"]) for row in missing)
     examples: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
     for row in missing:
-        examples.setdefault(row["wanted"], []).append(row["id"])
+        base = base_name(row["wanted"])
+        examples.setdefault(base, []).append(row["id"])
+        if row["wanted"] not in names.setdefault(base, []):
+            names[base].append(row["wanted"])
     lines = [
         "# Matters the catalog lacks, as asked in the real dev set",
         "",
@@ -27,11 +45,11 @@ def main() -> None:
         f"Dev questions: {len(rows)}; labelled [] (no catalog matter fits): {len(missing)}"
         f" ({100 * len(missing) / max(len(rows), 1):.1f}%), {len(counts)} distinct wanted matters.",
         "",
-        "| count | wanted matter | dev ids |",
-        "|---:|---|---|",
+        "| count | wanted matter | names as labelled | dev ids |",
+        "|---:|---|---|---|",
     ]
-    for wanted, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"| {count} | {wanted} | {', '.join(examples[wanted])} |")
+    for base, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"| {count} | {base} | {'; '.join(names[base])} | {', '.join(examples[base])} |")
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {OUT} ({len(counts)} wanted matters, {len(missing)} questions)")
 
