@@ -1,25 +1,38 @@
-"""One catalog per action-server process, opened on first use (not at import) and kept in memory."""
+"""What every action shares in one action-server process, built on first use (not at import) and kept:
+the configuration (`Settings`, read from the environment once) and the catalog (in memory)."""
 from __future__ import annotations
 
 import threading
 from typing import Optional
 
+from bot.settings import Settings
 from knowledge import Catalog, open_catalog
 
 _lock = threading.Lock()
 _catalog: Optional[Catalog] = None
+_settings: Optional[Settings] = None
+
+
+def settings() -> Settings:
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = Settings.from_env()
+        return _settings
 
 
 def catalog() -> Catalog:
     global _catalog
+    config = settings()
     with _lock:
         if _catalog is None:
-            _catalog = open_catalog(cache=True)
+            _catalog = open_catalog(config.database_url, cache=True, city=config.catalog_city)
         return _catalog
 
 
 def reset() -> None:
-    """Forget the cached catalog, e.g. after DATABASE_URL changed (tests) or the catalog was reloaded."""
-    global _catalog
+    """Forget the configuration and the catalog, e.g. after the environment changed (tests) or a catalog reload."""
+    global _catalog, _settings
     with _lock:
         _catalog = None
+        _settings = None

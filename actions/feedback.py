@@ -52,9 +52,7 @@ def feedback_store() -> FeedbackStore:
             from knowledge import make_engine
 
             from bot.handoff.config import HandoffConfig
-            from bot.settings import Settings
-
-            settings = Settings.from_env()
+            settings = catalog_access.settings()
             store = FeedbackStore(make_engine(settings.handoff_db_url), HandoffConfig.load(settings.handoff_config).tz)
             store.setup()
             _store = store

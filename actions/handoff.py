@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import unicodedata
 from typing import Any, Dict, List, Optional, Text
@@ -48,7 +47,8 @@ class HandoffUnavailable(Exception):
 
 
 def _api() -> tuple:
-    url, secret = os.environ.get("HANDOFF_URL", "").rstrip("/"), os.environ.get("HANDOFF_SECRET", "")
+    config = catalog_access.settings()
+    url, secret = config.handoff_url or "", config.handoff_secret
     if not url or not secret:
         raise HandoffUnavailable("HANDOFF_URL/HANDOFF_SECRET not set")
     return url, secret

@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, IO, List, Optional
 
-from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
 from bot.settings import Settings, SettingsError
 
 HEALTH_POLL_SECONDS = 0.5
@@ -384,7 +383,7 @@ class Stack:
 
 def wechat_status(settings: Settings, urls: dict) -> str:
     """The WeChat line of the start-up message: on (where, which mode) or off (how to switch it on)."""
-    config = WeChatConfig.from_env(settings.wechat_env)
+    config = settings.wechat
     if not config.enabled:
         return ("  WeChat (公众号): off (set WECHAT_TOKEN, and WECHAT_APPID, WECHAT_SECRET, WECHAT_AES_KEY, "
                 "to switch it on)\n")
@@ -400,11 +399,10 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 def main() -> int:
     try:
-        settings = Settings.from_env()
-        wechat = WeChatConfig.from_env(settings.wechat_env)  # a wrong WeChat variable stops here, named
-        if wechat.enabled:
-            wechat.menu()
-    except (SettingsError, WeChatConfigError) as exc:
+        settings = Settings.from_env()  # a wrong variable (WeChat's too) stops here, named
+        if settings.wechat.enabled:
+            settings.wechat.menu()
+    except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     stack = Stack(settings)

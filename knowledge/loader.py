@@ -1,7 +1,6 @@
 """Reads the catalog files, validates them and replaces the database content in one transaction."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, List, Optional
@@ -58,7 +57,7 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
         raise CatalogError([CatalogIssue("hall.yml", "", "", "file is missing")])
     hall_data = _parse_yaml(hall_path, issues, hall_path.name) or {}
     raw_city = (hall_data.get("hall") or {}).get("city") if isinstance(hall_data, dict) else None
-    city = city or os.environ.get("CATALOG_CITY") or raw_city or ""
+    city = city or raw_city or ""
     hall_data = _substitute_city(hall_data, city)
     if isinstance(hall_data, dict):
         records.hall = read_hall(Reader(issues, hall_path.name, "hall", hall_data.get("hall")))

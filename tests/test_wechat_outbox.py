@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, insert
 
-from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
+from bot.settings import WeChatConfig, WeChatConfigError
 from bot.channels.wechat_outbox import FAILED, PENDING, SENT, OutboxStore, outbox_table
 from bot.privacy import mask_openid
 from conftest import load_catalog

@@ -84,7 +84,8 @@ class NoticeResources:
     def catalog(self) -> Catalog:
         with self._lock:
             if self._catalog is None:
-                self._catalog = open_catalog(self._app[keys.SETTINGS].database_url, cache=True)
+                self._catalog = open_catalog(self._app[keys.SETTINGS].database_url, cache=True,
+                                             city=self._app[keys.SETTINGS].catalog_city)
             return self._catalog
 
     def css(self) -> str:
