@@ -12,7 +12,7 @@ from knowledge.views import BundleView, MatterView
 
 from . import catalog_access, guide
 from .follow_ups import offer_follow_ups
-from .render import ASPECTS, Fragments, hall_values, matter_button
+from bot.texts.catalog import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
 
 logger = logging.getLogger(__name__)

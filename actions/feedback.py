@@ -28,7 +28,7 @@ from .hall_help import ActionComplaintInfo
 from .handoff import (HandoffUnavailable, _intent, _post, announce, matter_of, normalise_phone, offline_notice,
                       report_rating, session_events, ticket_body)
 from .rating_question import BOT, HUMAN, LOW, ask_rating, rating_buttons, score_from
-from .render import Fragments
+from bot.texts.catalog import Fragments
 
 logger = logging.getLogger(__name__)
 

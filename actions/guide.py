@@ -29,7 +29,7 @@ from knowledge.views import MatterView
 
 from . import catalog_access
 from .follow_ups import offer_follow_ups
-from .render import Fragments
+from bot.texts.catalog import Fragments
 from .resolve import resolve
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from . import catalog_access
 from .answer import ActionAnswer
 from .hall_help import ActionComplaintInfo, ActionHumanHelp
 from .rating_question import HUMAN, ask_rating
-from .render import ASPECTS, Fragments
+from bot.texts.catalog import ASPECTS, Fragments
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, ActionSituationList, catalog_access
-from actions.render import Fragments
+from bot.texts.catalog import Fragments
 from tests.test_actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog is autouse)
 
 

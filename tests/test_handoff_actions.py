@@ -9,8 +9,8 @@ import yaml
 from rasa_sdk import Tracker
 
 from actions.handoff import normalise_phone, situation, summary, transcript
-from actions.render import Fragments
-from bot.handoff.texts import REQUIRED
+from bot.texts.catalog import Fragments
+from bot.handoff.runtime import HANDOFF_TEXTS as REQUIRED
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))

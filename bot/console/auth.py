@@ -47,6 +47,9 @@ class LoginThrottle:
         self._failures.pop(username.lower(), None)
 
 
+THROTTLE = web.AppKey("console_throttle", LoginThrottle)
+
+
 def wants_json(request: web.Request) -> bool:
     return (request.path.startswith(("/console/api/", "/console/partials/")) or request.method != "GET"
             or "application/json" in request.headers.get("Accept", ""))

@@ -4,24 +4,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
-import yaml
 from aiohttp import web
 
 from bot.handoff.runtime import HandoffRuntime, console_message, iso, note_frame, ticket_frame
 from bot.handoff.service import HandoffError, TicketInfo, mask_sender
+from bot.texts import DomainTexts
+from bot.texts.catalog import Fragments
 from bot.web import keys
 
-from .auth import (LOGIN_COOKIE, TOKEN, check_csrf, clear_session_cookie, current_helper, new_login_token,
+from .auth import (LOGIN_COOKIE, THROTTLE, TOKEN, check_csrf, clear_session_cookie, current_helper, new_login_token,
                    set_session_cookie)
 
 logger = logging.getLogger(__name__)
 
 MAX_FORM_TEXT = 2000
-_domain_lock = threading.Lock()
 
 
 def _runtime(request: web.Request) -> HandoffRuntime:
@@ -39,15 +38,13 @@ def localtime_filter(value: Optional[datetime], tz=None, fmt: str = "%H:%M") -> 
 
 
 def _render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    from .app import JINJA
-
     helper = request.get("console_helper")
     runtime = request.app.get(keys.HANDOFF)
     base = {"helper": helper, "csrf_token": request.get("console_csrf", ""), "path": request.path,
             "tz": runtime.config.tz if runtime else None,
             "queues": runtime.config.queues if runtime else ()}
     base.update(context)
-    html = request.app[JINJA].get_template(template).render(**base)
+    html = request.app[keys.JINJA].get_template(template).render(**base)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     # With "no-referrer" (the site default) browsers send "Origin: null" on form posts; the console checks
     # the Origin of every POST, so its pages let the browser name our own origin (never to other sites).
@@ -105,8 +102,6 @@ async def login_page(request: web.Request, error: str = "", status: int = 200) -
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    from .app import THROTTLE
-
     runtime = _runtime(request)
     form = await request.post()
     username, password = str(form.get("username") or "")[:64], str(form.get("password") or "")[:256]
@@ -214,48 +209,23 @@ async def api_ticket(request: web.Request) -> web.Response:
     })
 
 
-def _domain(app: web.Application) -> dict:
-    from .app import CACHE
-
-    cache = app[CACHE]
-    with _domain_lock:
-        if "domain" not in cache:
-            path = app[keys.SETTINGS].domain_path
-            cache["domain"] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cache["domain"]
-
-
-def _catalog(app: web.Application):
-    from .app import CACHE
-
-    cache = app[CACHE]
-    if "catalog" not in cache:
-        from knowledge import Catalog, make_engine
-
-        cache["catalog"] = Catalog(make_engine(app[keys.SETTINGS].database_url), cache=True)
-    return cache["catalog"]
-
-
-def materials_text(domain: dict, catalog, info: TicketInfo) -> Optional[str]:
+def materials_text(texts: DomainTexts, catalog, info: TicketInfo) -> Optional[str]:
     """The bot's own one-time list of materials for the ticket's matter (and situation, where known)."""
-    from actions.render import Fragments
-
     matter = catalog.matter(info.matter_code) if info.matter_code else None
     if matter is None:
         return None
-    fragments = Fragments(domain)
+    fragments = Fragments(texts)
     known = {s.code for s in matter.situations}
     answers = {k: v for k, v in (info.situation or {}).items() if k in known}
     lines = fragments.material_lines(matter, answers)
-    template = domain["responses"]["utter_materials"][0]["text"]
-    return template.format(matter_name=matter.name, count=len(lines), materials="\n".join(lines),
-                           place=fragments.place(matter.place))
+    return texts.template("utter_materials").format(matter_name=matter.name, count=len(lines),
+                                                    materials="\n".join(lines), place=fragments.place(matter.place))
 
 
 async def api_materials(request: web.Request) -> web.Response:
     info = _visible_ticket(request)
     try:
-        text = materials_text(_domain(request.app), _catalog(request.app), info)
+        text = materials_text(request.app[keys.TEXTS], request.app[keys.CATALOG].get(), info)
     except Exception:
         logger.exception("materials for ticket %s", info.id)
         text = None

@@ -17,10 +17,20 @@ from .rasa_api import RasaApiError, RasaBridge
 from .router import HandoffRouter, HttpChannelSender, WebChannelSender, message_frame
 from .service import (ClaimResult, HandoffError, HandoffService, HelperInfo, MessageInfo, NoteInfo, TicketInfo,
                       clean_text, mask_sender)
-from .texts import HandoffTexts
+from bot.texts import DomainTexts
 
 logger = logging.getLogger(__name__)
 
+# Responses the web server renders itself (the bot is paused while they are needed).
+HANDOFF_TEXTS = (
+    "utter_handoff_position",
+    "utter_handoff_claimed",
+    "utter_handoff_serving",
+    "utter_handoff_transferred_queue",
+    "utter_handoff_transferred_helper",
+    "utter_handoff_returned",
+    "utter_handoff_closed_notice",
+)
 RESUME_RETRY_SECONDS = 2.0
 RESTART_PAYLOADS = ("/restart", "/session_start")
 
@@ -52,7 +62,7 @@ def note_frame(note: NoteInfo) -> dict:
 
 
 class HandoffRuntime:
-    def __init__(self, service: HandoffService, texts: HandoffTexts, bridge: Optional[RasaBridge],
+    def __init__(self, service: HandoffService, texts: DomainTexts, bridge: Optional[RasaBridge],
                  http_session=None, secret: str = "", channel_urls: Optional[Dict[str, str]] = None):
         self.service = service
         self.config = service.config

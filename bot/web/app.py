@@ -9,9 +9,10 @@ from aiohttp import web
 
 from bot.settings import Settings
 
-from .domain_texts import load_response_texts, response_text
-from .keys import (HANDOFF, HANDOFF_SITE, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR, TEXTS,
-                   unavailable_messages)
+from bot.texts import DomainTexts
+
+from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR,
+                   TEXTS, SharedCatalog, make_jinja, unavailable_messages)
 from .rasa_client import RasaClient
 from .routes import setup_routes
 
@@ -88,14 +89,13 @@ async def _start_handoff(app: web.Application) -> None:
     from bot.handoff.rasa_api import RasaBridge
     from bot.handoff.runtime import HandoffRuntime
     from bot.handoff.service import HandoffService
-    from bot.handoff.texts import HandoffTexts
 
     settings: Settings = app[SETTINGS]
     config = HandoffConfig.load(settings.handoff_config)  # a wrong file stops the start, naming the field
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
     service.setup()
-    runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url),
+    runtime = HandoffRuntime(service, app[TEXTS], RasaBridge(app[SESSION], settings.rasa_url),
                              http_session=app[SESSION], secret=settings.handoff_secret,
                              channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
     runtime.start()
@@ -132,13 +132,21 @@ def create_app(settings: Optional[Settings] = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_json_errors])
     app[SETTINGS] = settings
-    app[TEXTS] = load_response_texts(settings.domain_path)
-    response_text(app[TEXTS], "utter_service_unavailable")  # log once at start-up if missing
+    app[TEXTS] = DomainTexts.load(settings.domain_path)
+    # Responses the web server renders itself: a missing one is logged once, at start-up.
+    from bot.handoff.runtime import HANDOFF_TEXTS
+
+    app[TEXTS].require(["utter_service_unavailable", "utter_no_reply", "utter_message_cut", *HANDOFF_TEXTS])
+    app[CATALOG] = SharedCatalog(settings)
+    app[JINJA] = make_jinja()
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     app.on_response_prepare.append(_add_security_headers)
     setup_routes(app, STATIC_DIR)
+    from .views import PAGE, page_html
+
+    app[PAGE] = page_html(app)
     from bot.console.app import setup_console
 
     setup_console(app)

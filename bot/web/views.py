@@ -18,6 +18,8 @@ from .rasa_client import RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
+PAGE = web.AppKey("page_html", str)
+
 SENDER_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # C0/C1 control characters (but not tab and newline) and lone surrogates break logs and storage.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -27,18 +29,27 @@ def _bad_request(error: str, status: int = 400) -> web.Response:
     return web.json_response({"error": error}, status=status)
 
 
-async def index(request: web.Request) -> web.StreamResponse:
-    response = web.FileResponse(
-        keys.STATIC_DIR / "index.html",
-        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
-    )
-    return response
+_PAGE_TEXTS = ("utter_page_title", "utter_page_subtitle", "utter_page_log_label", "utter_page_typing",
+               "utter_page_placeholder", "utter_page_input_label", "utter_page_send", "utter_page_retry",
+               "utter_page_helper_caption")
+
+
+def page_html(app: web.Application) -> str:
+    """The citizen page, its words from the domain (rendered once per process: they change with a restart)."""
+    texts = app[keys.TEXTS]
+    # The caption keeps its {name} and {staff_no}: the page fills them for each helper message.
+    words = {name: texts.template(name) if name in texts else texts.render(name) for name in _PAGE_TEXTS}
+    return app[keys.JINJA].get_template("index.html").render(t=words, max_chars=MESSAGE_MAX_CHARS)
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[PAGE], content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
 
 
 async def texts(request: web.Request) -> web.Response:
     """Domain sentences the page needs when it cannot reach us at all."""
-    texts = request.app[keys.TEXTS]
-    return web.json_response({"service_unavailable": texts.get("utter_service_unavailable", "")})
+    return web.json_response({"service_unavailable": request.app[keys.TEXTS].render("utter_service_unavailable")})
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -109,12 +120,9 @@ async def chat(request: web.Request) -> web.Response:
     return web.json_response({"messages": messages})
 
 
-def _cut_notice(texts: dict) -> list:
+def _cut_notice(texts) -> list:
     """Tells the person, before the answer, that only the start of their message was read."""
-    notice = keys.domain_messages(texts, "utter_message_cut")
-    for message in notice:
-        message["text"] = message["text"].replace("{max_chars}", str(MESSAGE_MAX_CHARS))
-    return notice
+    return keys.domain_messages(texts, "utter_message_cut", max_chars=MESSAGE_MAX_CHARS)
 
 
 EVENTS_HEARTBEAT = 20.0
