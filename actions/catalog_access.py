@@ -1,16 +1,19 @@
 """What every action shares in one action-server process, built on first use (not at import) and kept:
-the configuration (`Settings`, read from the environment once) and the catalog (in memory)."""
+the configuration (`Settings`, read from the environment once), the catalog (in memory) and the client of the
+web server's internal handoff API."""
 from __future__ import annotations
 
 import threading
 from typing import Optional
 
+from bot.clients.handoff import HandoffClient
 from bot.settings import Settings
 from knowledge import Catalog, open_catalog
 
 _lock = threading.Lock()
 _catalog: Optional[Catalog] = None
 _settings: Optional[Settings] = None
+_handoff: Optional[HandoffClient] = None
 
 
 def settings() -> Settings:
@@ -30,9 +33,19 @@ def catalog() -> Catalog:
         return _catalog
 
 
+def handoff() -> HandoffClient:
+    global _handoff
+    config = settings()
+    with _lock:
+        if _handoff is None:
+            _handoff = HandoffClient(config.handoff_url, config.handoff_secret)
+        return _handoff
+
+
 def reset() -> None:
     """Forget the configuration and the catalog, e.g. after the environment changed (tests) or a catalog reload."""
-    global _catalog, _settings
+    global _catalog, _settings, _handoff
     with _lock:
         _catalog = None
         _settings = None
+        _handoff = None

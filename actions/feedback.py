@@ -25,8 +25,8 @@ from bot.privacy import mask_personal_data
 
 from . import catalog_access
 from .hall_help import ActionComplaintInfo
-from .handoff import (HandoffUnavailable, _intent, _post, announce, matter_of, normalise_phone, offline_notice,
-                      report_rating, session_events, ticket_body)
+from .handoff import (HandoffUnavailable, _intent, announce, matter_of, normalise_phone, offline_notice,
+                      session_events, ticket_body)
 from .rating_question import BOT, HUMAN, LOW, ask_rating, rating_buttons, score_from
 from bot.texts.catalog import Fragments
 
@@ -117,7 +117,8 @@ class ActionRate(Action):
         channel, sender, matter = _channel(tracker), tracker.sender_id, tracker.get_slot("matter")
         rating_id = None
         try:
-            rating_id = (await report_rating(channel, sender, score, None, kind, matter)).get("rating_id")
+            rating_id = (await catalog_access.handoff().rate(channel, sender, score, None, kind,
+                                                             matter)).get("rating_id")
         except HandoffUnavailable as exc:
             logger.warning("rating via the handoff API failed (%s): stored directly", mask_personal_data(str(exc)))
             try:
@@ -166,8 +167,7 @@ class ActionRatingComment(Action):
         if comment and rating_id:
             channel, sender = _channel(tracker), tracker.sender_id
             try:
-                await _post(f"/internal/handoff/ratings/{int(rating_id)}/comment",
-                            {"channel": channel, "sender": sender, "comment": comment})
+                await catalog_access.handoff().comment(int(rating_id), channel, sender, comment)
             except HandoffUnavailable:
                 try:
                     feedback_store().set_comment(int(rating_id), channel, sender, comment)
@@ -292,16 +292,15 @@ class ActionComplaintSubmit(Action):
         matter_label = matter.name if matter else (named or fragments("handoff_no_matter"))
         problem = fragments("complaint_problem", reference=complaint.reference, matter=matter_label, detail=text)
         try:
-            ticket = await _post("/internal/handoff/tickets",
-                                 ticket_body(tracker, domain, "complain", matter, problem, phone))
+            ticket = await catalog_access.handoff().open_ticket(
+                ticket_body(tracker, domain, "complain", matter, problem, phone))
             feedback_store().attach_ticket(complaint.id, int(ticket["ticket_id"]))
             events = reset + [SlotSet("handoff_ticket", float(ticket["ticket_id"])),
                               SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
             if ticket.get("status") == "collecting":
                 # Out of hours or nobody on duty: the complaint is the message, the number is the callback.
                 offline_notice(dispatcher, ticket)
-                await _post(f"/internal/handoff/tickets/{int(ticket['ticket_id'])}/message",
-                            {"message": problem, "phone": phone})
+                await catalog_access.handoff().leave_message(int(ticket["ticket_id"]), problem, phone)
                 dispatcher.utter_message(response="utter_complaint_callback", phone=phone)
                 return events
             return events + announce(dispatcher, ticket)

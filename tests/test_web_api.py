@@ -300,7 +300,7 @@ def test_page_text_endpoint_serves_the_apology(web_without_rasa):
 
 
 def test_rasa_replies_are_normalised_for_the_page():
-    from bot.web.rasa_client import RasaUnavailable, normalise_messages
+    from bot.clients.rasa import RasaUnavailable, normalise_messages
 
     raw = [
         {"recipient_id": "x", "text": "第一条"},

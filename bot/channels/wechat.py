@@ -26,6 +26,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot.clients.handoff import RELAY_TIMEOUT, HandoffClient
 from bot.limits import MESSAGE_MAX_CHARS
 from bot.privacy import mask_openid
 from bot.settings import Settings
@@ -88,7 +89,8 @@ class WeChatInput(InputChannel):
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
         self.menu = config.menu() if config.enabled else {}
         self.sender = CustomerServiceSender(config)
-        self.relay = relay or HandoffRelay(settings.handoff_url or "", settings.handoff_secret)
+        self.relay = relay or HandoffRelay(HandoffClient(settings.handoff_url, settings.handoff_secret,
+                                                         timeout=RELAY_TIMEOUT))
         self.turns = TurnRegistry()
         self._engine: Any = None
         self._options: Optional[OptionStore] = None

@@ -9,11 +9,11 @@ import logging
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from bot.privacy import mask_personal_data
-from bot.web.rasa_client import RasaUnavailable, normalise_messages
+from bot.clients.handoff import HandoffClient
+from bot.clients.rasa import RasaClient, RasaUnavailable, normalise_messages
 
 from . import models as m
 from .hub import ConsoleHub, PersonHub
-from .rasa_api import RasaApiError, RasaBridge
 from .router import HandoffRouter, HttpChannelSender, WebChannelSender, message_frame
 from .service import (ClaimResult, HandoffError, HandoffService, HelperInfo, MessageInfo, NoteInfo, TicketInfo,
                       clean_text, mask_sender)
@@ -62,22 +62,22 @@ def note_frame(note: NoteInfo) -> dict:
 
 
 class HandoffRuntime:
-    def __init__(self, service: HandoffService, texts: DomainTexts, bridge: Optional[RasaBridge],
-                 http_session=None, secret: str = "", channel_urls: Optional[Dict[str, str]] = None):
+    def __init__(self, service: HandoffService, texts: DomainTexts, rasa: Optional[RasaClient],
+                 handoff_client: Optional[HandoffClient] = None, channel_urls: Optional[Dict[str, str]] = None):
         self.service = service
         self.config = service.config
         self.texts = texts
-        self.bridge = bridge
+        self.rasa = rasa
         self.person_hub = PersonHub()
         self.console_hub = ConsoleHub()
-        self.router = HandoffRouter(self)
+        self.router = HandoffRouter(self.person_message)
         self.router.register("web", WebChannelSender(self.person_hub))
         # Channels in other processes: derived by bot.run (e.g. WeChat in Rasa), overridden by handoff.yml.
         urls = dict(channel_urls or {})
         urls.update({name: options.get("deliver_url") for name, options in self.config.channels.items()})
         for name, url in urls.items():
-            if url and http_session is not None:
-                self.router.register(name, HttpChannelSender(http_session, str(url), secret))
+            if url and handoff_client is not None:
+                self.router.register(name, HttpChannelSender(handoff_client, str(url)))
         self._pushed_positions: Dict[int, Tuple[int, int]] = {}
         self._resuming: set = set()
         self._task: Optional[asyncio.Task] = None
@@ -243,11 +243,11 @@ class HandoffRuntime:
         self._pushed_positions.pop(info.id, None)
         await self._notice(info, "utter_handoff_claimed", helper_name=helper.display_name, staff_no=helper.staff_no)
         await self._push_state(info)
-        if info.mode == m.CALLBACK and self.bridge is not None:
+        if info.mode == m.CALLBACK and self.rasa is not None:
             # The person left a message earlier and kept talking to the bot: from now on the helper answers.
             try:
-                await self.bridge.pause(info.sender)
-            except RasaApiError as exc:
+                await self.rasa.pause(info.sender)
+            except RasaUnavailable as exc:
                 logger.warning("could not pause Rasa for ticket %s: %s", info.id, exc)
         await self._publish_ticket(info)
         await self.push_positions([info.queue_code])
@@ -277,10 +277,10 @@ class HandoffRuntime:
         await self._notice(info, "utter_handoff_transferred_helper", helper_name=info.helper_name or "",
                            staff_no=info.helper_staff_no or "")
         await self._push_state(info)
-        if before.mode == m.CALLBACK and before.status == m.WAITING and self.bridge is not None:
+        if before.mode == m.CALLBACK and before.status == m.WAITING and self.rasa is not None:
             try:
-                await self.bridge.pause(info.sender)
-            except RasaApiError as exc:
+                await self.rasa.pause(info.sender)
+            except RasaUnavailable as exc:
                 logger.warning("could not pause Rasa for ticket %s: %s", info.id, exc)
         await self._publish_ticket(info, new=True, also=[i for i in (before.helper_id, helper.id, target_id) if i])
         await self.push_positions([before.queue_code])
@@ -316,10 +316,10 @@ class HandoffRuntime:
             return False
         self._resuming.add(info.id)
         try:
-            if self.bridge is None:
-                raise RasaApiError("no Rasa configured")
-            raw = await self.bridge.resume(info.sender, info.resume_intent)
-        except RasaApiError as exc:
+            if self.rasa is None:
+                raise RasaUnavailable("no Rasa configured")
+            raw = await self.rasa.resume(info.sender, info.resume_intent)
+        except RasaUnavailable as exc:
             log = logger.debug if quiet else logger.warning
             log("could not resume Rasa for ticket %s (will retry): %s", info.id, exc)
             if info.resume_intent and not quiet:

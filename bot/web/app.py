@@ -13,13 +13,11 @@ from bot.texts import DomainTexts
 
 from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR,
                    TEXTS, SharedCatalog, make_jinja, unavailable_messages)
-from .rasa_client import RasaClient
+from bot.clients.rasa import CHAT_TIMEOUT, RasaClient
 from .routes import setup_routes
 
 logger = logging.getLogger(__name__)
 
-# Rasa's first turns after loading can take seconds; beyond this the citizen gets the apology.
-RASA_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -72,7 +70,7 @@ async def _json_errors(request: web.Request, handler):
 
 
 async def _on_startup(app: web.Application) -> None:
-    session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+    session = aiohttp.ClientSession(timeout=CHAT_TIMEOUT)
     app[SESSION] = session
     app[RASA] = RasaClient(session, app[SETTINGS].rasa_url)
     logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
@@ -83,10 +81,10 @@ async def _start_handoff(app: web.Application) -> None:
     """The handoff service (SQL), its live pushes and, on 127.0.0.1 only, its internal API."""
     from knowledge import make_engine
 
+    from bot.clients.handoff import HandoffClient
     from bot.handoff.config import HandoffConfig
     from bot.handoff.idle import IdleWatcher
     from bot.handoff.internal_api import create_internal_app
-    from bot.handoff.rasa_api import RasaBridge
     from bot.handoff.runtime import HandoffRuntime
     from bot.handoff.service import HandoffService
 
@@ -95,11 +93,11 @@ async def _start_handoff(app: web.Application) -> None:
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
     service.setup()
-    runtime = HandoffRuntime(service, app[TEXTS], RasaBridge(app[SESSION], settings.rasa_url),
-                             http_session=app[SESSION], secret=settings.handoff_secret,
+    runtime = HandoffRuntime(service, app[TEXTS], app[RASA],
+                             HandoffClient(settings.handoff_url, settings.handoff_secret, session=app[SESSION]),
                              channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
     runtime.start()
-    runtime.idle = IdleWatcher(service, runtime.bridge, runtime.person_hub, settings.rating_idle_minutes * 60)
+    runtime.idle = IdleWatcher(service, runtime.rasa, runtime.person_hub, settings.rating_idle_minutes * 60)
     app[HANDOFF] = runtime
     if settings.handoff_port:
         runner = web.AppRunner(create_internal_app(runtime, settings.handoff_secret), access_log=None)

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from bot.texts import DomainTexts
 from knowledge import Catalog, open_catalog
 
-from .rasa_client import RasaClient
+from bot.clients.rasa import RasaClient
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TEMPLATE_DIRS = (Path(__file__).resolve().parent / "templates",

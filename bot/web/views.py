@@ -14,7 +14,7 @@ from bot.privacy import mask_personal_data
 
 from bot.handoff.hub import json_objects
 from . import keys
-from .rasa_client import RasaUnavailable
+from bot.clients.rasa import RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
