@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from support.catalog import matter_codes
 from knowledge import Catalog, make_engine
 
 
@@ -92,7 +93,7 @@ def test_a_question_naming_no_matter_gets_the_hall(chat, catalog):
 
 
 def test_a_missing_fact_is_said_to_be_unknown_not_invented(chat, catalog):
-    codes = [c for c in catalog.matter_codes()
+    codes = [c for c in matter_codes(catalog)
              if catalog.matter(c).legal_days is None and catalog.matter(c).committed_days is None
              and not catalog.matter(c).time_note]
     if not codes:

@@ -48,7 +48,7 @@ def test_summary_names_the_matter_the_aspects_asked_and_the_reason():
 
 
 def test_every_reason_has_a_label():
-    from bot.handoff.service import REASONS
+    from bot.handoff.records import REASONS
     for reason in REASONS:
         assert Fragments(DOMAIN)(f"handoff_reason_{reason}")
 

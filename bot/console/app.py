@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 
 def _service(app: web.Application):
     runtime = app.get(keys.HANDOFF)
-    return runtime.service if runtime is not None else None
+    return runtime.db if runtime is not None else None
 
 
 def setup_console(app: web.Application) -> None:

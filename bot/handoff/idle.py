@@ -12,11 +12,11 @@ import asyncio
 import logging
 from typing import Dict, Optional, Set, Tuple
 
-from bot.privacy import mask_personal_data
 from bot.clients.rasa import RasaClient, RasaUnavailable, normalise_messages
+from bot.privacy import mask_personal_data
 
 from .hub import PersonHub
-from .service import HandoffService
+from .sql import AsyncSQL
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ _NOT_A_QUESTION = ("/greet", "/session_start", "/restart")
 
 
 class IdleWatcher:
-    def __init__(self, service: HandoffService, rasa: Optional[RasaClient], hub: PersonHub, seconds: float):
-        self.service, self.rasa, self.hub = service, rasa, hub
+    def __init__(self, db: AsyncSQL, rasa: Optional[RasaClient], hub: PersonHub, seconds: float):
+        self.db, self.rasa, self.hub = db, rasa, hub
         self.seconds = seconds
         self._timers: Dict[Tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: Set[asyncio.Task] = set()
@@ -59,7 +59,7 @@ class IdleWatcher:
     async def _fire(self, key: Tuple[str, str]) -> None:
         channel, sender = key
         try:
-            if not self.hub.connected(key) or self.service.open_ticket(channel, sender) is not None:
+            if not self.hub.connected(key) or await self.db.open_ticket(channel, sender) is not None:
                 return
             state = await self.rasa.state(sender)
             slots = state.get("slots") or {}

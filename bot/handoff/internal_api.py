@@ -22,7 +22,7 @@ from aiohttp import web
 
 from .models import BOT_KIND, HUMAN_KIND
 from .runtime import HandoffRuntime, clean_person_text
-from .service import REASONS, HandoffError, TicketInfo
+from .records import REASONS, HandoffError, TicketInfo
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ async def rating(request: web.Request) -> web.Response:
     kind = data.get("kind", HUMAN_KIND)
     if kind not in (HUMAN_KIND, BOT_KIND):
         raise web.HTTPBadRequest(reason="invalid_kind")
-    info = runtime.service.rate(kind, channel, sender, score, _str(data, "comment", 1000) or None,
+    info = await runtime.db.rate(kind, channel, sender, score, _str(data, "comment", 1000) or None,
                                 _str(data, "matter", 40) or None)
     logger.info("rating %s kind=%s score=%d channel=%s ticket=%s", info.id, info.kind, info.score, channel,
                 info.ticket_id)
@@ -161,7 +161,7 @@ async def rating_comment(request: web.Request) -> web.Response:
     comment = _str(data, "comment", 1000)
     if not comment.strip():
         raise web.HTTPBadRequest(reason="empty_comment")
-    if not runtime.service.feedback.set_comment(int(request.match_info["rating_id"]), channel, sender, comment):
+    if not await runtime.db.feedback.set_comment(int(request.match_info["rating_id"]), channel, sender, comment):
         raise web.HTTPNotFound()
     return web.json_response({"ok": True})
 

@@ -18,7 +18,7 @@ from bot.clients.handoff import HandoffClient, HandoffUnavailable
 from bot.privacy import mask_personal_data
 
 from .hub import PersonHub
-from .service import MessageInfo
+from .records import MessageInfo
 
 # (channel, sender, text) -> None when the bot should answer, else what to reply at once.
 IncomingHandler = Callable[[str, str, str], Awaitable[Optional[dict]]]

@@ -9,10 +9,11 @@ from aiohttp import web
 
 from bot.settings import Settings
 
+from bot.handoff.sql import SqlThread
 from bot.texts import DomainTexts
 
-from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR,
-                   TEXTS, SharedCatalog, make_jinja, unavailable_messages)
+from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, SQL,
+                   STATIC_DIR, TEXTS, SharedCatalog, make_jinja, unavailable_messages)
 from bot.clients.rasa import CHAT_TIMEOUT, RasaClient
 from .routes import setup_routes
 
@@ -92,12 +93,13 @@ async def _start_handoff(app: web.Application) -> None:
     config = HandoffConfig.load(settings.handoff_config)  # a wrong file stops the start, naming the field
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
-    service.setup()
+    await app[SQL].run(service.setup)
     runtime = HandoffRuntime(service, app[TEXTS], app[RASA],
                              HandoffClient(settings.handoff_url, settings.handoff_secret, session=app[SESSION]),
+                             sql=app[SQL],
                              channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
     runtime.start()
-    runtime.idle = IdleWatcher(service, runtime.rasa, runtime.person_hub, settings.rating_idle_minutes * 60)
+    runtime.idle = IdleWatcher(runtime.db, runtime.rasa, runtime.person_hub, settings.rating_idle_minutes * 60)
     app[HANDOFF] = runtime
     if settings.handoff_port:
         runner = web.AppRunner(create_internal_app(runtime, settings.handoff_secret), access_log=None)
@@ -124,6 +126,7 @@ async def _on_cleanup(app: web.Application) -> None:
     if runtime is not None:
         runtime.service.engine.dispose()
     await app[SESSION].close()
+    app[SQL].shutdown()
 
 
 def create_app(settings: Optional[Settings] = None) -> web.Application:
@@ -137,6 +140,7 @@ def create_app(settings: Optional[Settings] = None) -> web.Application:
     app[TEXTS].require(["utter_service_unavailable", "utter_no_reply", "utter_message_cut", *HANDOFF_TEXTS])
     app[CATALOG] = SharedCatalog(settings)
     app[JINJA] = make_jinja()
+    app[SQL] = SqlThread()
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)

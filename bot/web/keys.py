@@ -18,6 +18,7 @@ from bot.texts import DomainTexts
 from knowledge import Catalog, open_catalog
 
 from bot.clients.rasa import RasaClient
+from bot.handoff.sql import SqlThread
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TEMPLATE_DIRS = (Path(__file__).resolve().parent / "templates",
@@ -51,6 +52,8 @@ SETTINGS = web.AppKey("settings", Settings)
 TEXTS = web.AppKey("texts", DomainTexts)
 CATALOG = web.AppKey("catalog", SharedCatalog)
 JINJA = web.AppKey("jinja", jinja2.Environment)
+# Every blocking call (SQL, catalog loads) of this process runs on it, never on the event loop.
+SQL = web.AppKey("sql", SqlThread)
 RASA = web.AppKey("rasa", RasaClient)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 # The handoff (帮办代办) inside this process: bot.handoff.runtime.HandoffRuntime.

@@ -6,7 +6,6 @@ and labels from the domain's `utter_fragment_notice_*` responses.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -161,7 +160,7 @@ async def notice_page(request: web.Request) -> web.Response:
 
     try:
         # SQL and the first catalog load are blocking: keep them off the event loop.
-        notice = await asyncio.get_running_loop().run_in_executor(None, build)
+        notice = await request.app[keys.SQL].run(build)
     except BadNotice:
         logger.info("notice query does not fit %s", code)
         return _error(resources, 400, "notice_bad_request")

@@ -153,9 +153,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     order = handoff.person_hub.add(key, ws)
     try:
         async with order:
-            for frame in handoff.person_frames_after("web", sender, after):
+            for frame in await handoff.person_frames_after("web", sender, after):
                 await ws.send_json(frame, dumps=_dumps)
-            await ws.send_json({"type": "state", "handoff": handoff.state_for("web", sender)}, dumps=_dumps)
+            await ws.send_json({"type": "state", "handoff": await handoff.state_for("web", sender)}, dumps=_dumps)
         last_typing = 0.0
         async for data in json_objects(ws):
             if data.get("type") == "typing":
