@@ -97,6 +97,16 @@ class HandoffClient:
         return await self._post(f"/internal/handoff/ratings/{int(rating_id)}/comment",
                                 {"channel": channel, "sender": sender, "comment": comment})
 
+    async def complaint(self, channel: str, sender: str, detail: str, phone: str, matter: Optional[str],
+                        matter_text: Optional[str]) -> dict:
+        """Store a 办不成事 complaint: {"complaint_id", "reference"}."""
+        return await self._post("/internal/handoff/complaints",
+                                {"channel": channel, "sender": sender, "detail": detail, "phone": phone,
+                                 "matter": matter, "matter_text": matter_text})
+
+    async def attach_complaint(self, complaint_id: int, ticket_id: int) -> dict:
+        return await self._post(f"/internal/handoff/complaints/{int(complaint_id)}/ticket", {"ticket_id": ticket_id})
+
     async def incoming(self, channel: str, sender: str, text: str) -> dict:
         """A channel's message from a person: {"routed": bool, "messages": [...]} (routed: a helper has it)."""
         return await self._post("/internal/handoff/incoming", {"channel": channel, "sender": sender, "text": text},
