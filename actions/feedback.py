@@ -18,7 +18,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.handoff.cleaning import clean_text
+from bot.limits import clean_text
 from bot.privacy import mask_personal_data
 
 from . import catalog_access

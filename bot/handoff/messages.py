@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import models as m
-from .cleaning import clean_text
+from bot.limits import clean_text
 from .records import HandoffError, HelperInfo, MessageInfo, TicketInfo
 
 logger = logging.getLogger(__name__)

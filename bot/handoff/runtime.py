@@ -16,7 +16,7 @@ from bot.texts import DomainTexts
 from . import models as m
 from .hub import ConsoleHub, PersonHub
 from .router import HandoffRouter, HttpChannelSender, WebChannelSender, message_frame
-from .cleaning import clean_text
+from bot.limits import clean_text
 from .records import ClaimResult, HandoffError, HelperInfo, MessageInfo, NoteInfo, TicketInfo, mask_sender
 from .service import HandoffService
 from .sql import SqlThread

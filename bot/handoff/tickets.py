@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models as m
-from .cleaning import clean_text
+from bot.limits import clean_text
 from .records import (
     MAX_TRANSCRIPT,
     REASONS,

@@ -9,7 +9,7 @@ import time
 
 from aiohttp import web
 
-from bot.limits import MESSAGE_MAX_CHARS, cut_message
+from bot.limits import MESSAGE_MAX_CHARS, clean_text, cut_message
 from bot.privacy import mask_personal_data
 
 from bot.handoff.hub import json_objects
@@ -21,8 +21,6 @@ logger = logging.getLogger(__name__)
 PAGE = web.AppKey("page_html", str)
 
 SENDER_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
-# C0/C1 control characters (but not tab and newline) and lone surrogates break logs and storage.
-_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _bad_request(error: str, status: int = 400) -> web.Response:
@@ -70,7 +68,7 @@ async def chat(request: web.Request) -> web.Response:
         return _bad_request("invalid_sender")
     if not isinstance(message, str):
         return _bad_request("invalid_message")
-    message = _UNSAFE_CHARS.sub("", message).strip()
+    message = clean_text(message, limit=len(message))  # control characters break logs and storage
     if not message:
         return _bad_request("empty_message")
     message, was_cut = cut_message(message, MESSAGE_MAX_CHARS)
