@@ -15,6 +15,7 @@ from .text import normalize
 from .schema import (CatalogError, CatalogIssue, CatalogRecords, Reader, read_bundle, read_department,
                      read_hall, read_location, read_matter)
 from .situations import WORDS_FILE, parse_situation_words, situation_word_issues
+from .vocabulary import VOCABULARY_FILE, read_vocabulary
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
@@ -93,6 +94,10 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
     if words_path.exists():
         words, word_issues = parse_situation_words(_parse_yaml(words_path, issues, words_path.name), words_path.name)
         issues.extend(word_issues + situation_word_issues(words, records.matters, words_path.name))
+
+    vocabulary_path = directory / VOCABULARY_FILE.name
+    if vocabulary_path.exists():
+        issues.extend(read_vocabulary(vocabulary_path)[1])
 
     issues.extend(_cross_reference_issues(records))
     issues.extend(_shared_term_issues(records))
