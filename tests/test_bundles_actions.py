@@ -6,7 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, ActionSituationList, catalog_access
 from bot.texts.catalog import Fragments
-from tests.test_actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog is autouse)
+from support.actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog: autouse)
 
 
 def test_bundle_gives_members_merged_list_place_and_unknown_time_limit():

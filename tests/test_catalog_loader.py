@@ -7,6 +7,8 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sqlalchemy.exc import IntegrityError
+
 from knowledge import Catalog, CatalogError, make_engine, models
 from knowledge.loader import load, read_catalog
 
@@ -163,7 +165,7 @@ def test_failure_while_writing_rolls_back(catalog_dir, engine):
     records = read_catalog(catalog_dir)
     records.matters[1].related = ["T-NOT-THERE"]  # slips past validation, the foreign key stops it
     from knowledge.loader import write_catalog
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         write_catalog(engine, records)
     assert count(engine, models.Matter) == 2
     assert Catalog(engine).matter("T-GT-SL").related[0].code == "T-SP-XK"

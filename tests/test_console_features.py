@@ -7,7 +7,7 @@ import re
 import aiohttp
 import pytest
 
-from handoff_support import Console, Person, add_helper, open_ticket, response_text
+from support.handoff import Console, Person, add_helper, open_ticket, response_text
 
 pytestmark = pytest.mark.asyncio
 

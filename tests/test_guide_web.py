@@ -5,7 +5,7 @@ import pytest
 from bot.settings import Settings, SettingsError
 from bot.clients.rasa import normalise_messages
 
-from test_web_page import BOT_ROWS, USER_ROWS, count, open_chat, send, wait_for_reply, watch_errors
+from support.page import BOT_ROWS, USER_ROWS, count, open_chat, send, wait_for_reply, watch_errors
 
 
 def test_checklist_ticks_send_the_numbers_and_the_reply_links_the_notice(page, live_stack):

@@ -16,7 +16,7 @@ from bot.handoff import models as m
 from bot.handoff.config import HandoffConfig
 from bot.handoff.feedback import FeedbackError, FeedbackStore, person_ref
 from bot.handoff.service import HandoffService
-from handoff_support import (HANDOFF_CONFIG, QUEUED_RE, REPO_ROOT, Console, Person, add_helper, new_ticket,
+from support.handoff import (HANDOFF_CONFIG, QUEUED_RE, REPO_ROOT, Console, Person, add_helper, new_ticket,
                              response_text)
 from knowledge import make_engine
 

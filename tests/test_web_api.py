@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from knowledge import make_engine, models
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
@@ -125,8 +129,11 @@ def test_slash_payloads_typed_by_hand_never_break_anything(live_stack, message):
 
 
 def test_sql_text_does_not_touch_the_catalog(live_stack):
-    chat(live_stack, "'; DROP TABLE matters; --")
+    sql = "'; DROP TABLE matters; --"
+    assert_polite_reply(chat(live_stack, sql), sent=sql)  # the SQL-looking message itself gets a polite reply
     assert_polite_reply(chat(live_stack, "我想开个饭店，要办哪些证，需要带什么材料"))
+    with Session(make_engine(live_stack.settings.database_url)) as session:  # and the catalog is intact
+        assert session.scalar(select(func.count()).select_from(models.Matter)) > 100
 
 
 def test_long_message_is_cut_to_1000_characters(live_stack):

@@ -8,9 +8,8 @@ import time
 import aiohttp
 import pytest
 
-from handoff_support import QUEUED_RE, Console, add_helper, response_text
-from test_conversations_live import catalog  # noqa: F401 (fixture)
-from wechat_support import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
+from support.handoff import QUEUED_RE, Console, add_helper, response_text
+from support.wechat import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
                             new_openid, rasa_user_texts, wechat_stack)
 
 pytestmark = pytest.mark.asyncio
@@ -42,6 +41,7 @@ OPTION = response_text("utter_fragment_wechat_option")
 
 @pytest.fixture(scope="module")
 def standin():
+    """Its own stand-in (not the session's): these tests count the stand-in's token fetches."""
     server = WeChatStandIn().start()
     yield server
     server.stop()

@@ -10,7 +10,7 @@ from bot.channels.wechat_state import TurnRegistry
 from bot.channels.wechat_text import MAX_TEXT_BYTES, WeChatTexts, option_number, split_text
 from bot.run import Stack, wechat_status
 from bot.settings import REPO_ROOT, Settings
-from handoff_support import response_text
+from support.handoff import response_text
 
 TEXTS = WeChatTexts(REPO_ROOT / "domain.yml")
 

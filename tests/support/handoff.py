@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 import aiohttp
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 HANDOFF_CONFIG = REPO_ROOT / "tests" / "fixtures" / "handoff.yml"
 PASSWORD = "test-password-1"
 QUEUED_RE = re.compile(r"已为您转接，前面还有 (\d+) 位，预计等待 (\d+) 分钟")
