@@ -16,7 +16,7 @@ TRAINING_FILES := domain.yml config.yml $(wildcard bot/nlu/*.py) $(shell find da
 GENERATED_NLU := var/jieba/catalog.txt
 MODEL_STAMP := models/.trained
 
-.PHONY: run test setup catalog model retrain nlu-data test-python test-conversations bench bench-recognition clean help
+.PHONY: run test setup catalog model retrain nlu-data lint validate test-python test-conversations bench bench-recognition clean help
 
 help:
 	@echo "make run   - set up and start the assistant (http://localhost:8000/)"
@@ -26,7 +26,15 @@ run: setup catalog model
 	$(PY) -m bot.run
 
 test: setup catalog model
-	$(MAKE) -k test-python test-conversations
+	$(MAKE) -k lint validate test-python test-conversations
+
+# Style and mistakes (unused or undefined names) in every Python file: ruff, configured in pyproject.toml.
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# The training data against the domain (intents, responses, slots, forms, story conflicts).
+validate: setup
+	$(RASA) data validate --domain domain.yml --data data
 
 setup: $(VENV)/.installed
 
@@ -62,7 +70,7 @@ retrain: setup nlu-data
 	touch $(MODEL_STAMP)
 
 test-python: setup model
-	$(PY) -m pytest tests -p no:cacheprovider
+	$(PY) -m pytest tests -p no:cacheprovider --durations=20
 
 # Conversation tests on the trained model: real user texts through NLU and dialogue policies.
 test-conversations: setup catalog model

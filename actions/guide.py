@@ -21,7 +21,6 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.settings import Settings
 from knowledge.checklist import read_checklist
 from knowledge.notice import notice_path
 from knowledge.situations import (corrected_matter, load_situation_words, match_answers, next_question,
@@ -30,7 +29,7 @@ from knowledge.views import MatterView
 
 from . import catalog_access
 from .follow_ups import offer_follow_ups
-from .render import Fragments
+from bot.texts.catalog import Fragments
 from .resolve import resolve
 
 logger = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ def read_reply(tracker: Tracker, matter: MatterView, answers: Dict[str, str]) ->
 # ---- the list, and the offer to check it ----------------------------------------------------------
 
 def public_url() -> str:
-    return Settings.from_env().public_url
+    return catalog_access.settings().public_url
 
 
 def show_list(dispatcher: CollectingDispatcher, tracker: Tracker, fragments: Fragments, matter: MatterView,

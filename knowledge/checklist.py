@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import List, Sequence, Set, Tuple
 
 from .text import normalize
+from .vocabulary import VOCABULARY
 
 MAX_TEXT = 500  # a checklist answer is short; longer text is cut, never scanned at length
 MIN_SIMILARITY = 0.5
@@ -20,16 +21,14 @@ _DIGITS = re.compile(r"(?<![a-z0-9(=._\-])\d{1,3}(?![a-z0-9)=._\-])")
 _CN_RUN = re.compile(r"第([一二两三四五六七八九十]{1,3}(?:[、，,和及与跟还有\s]*[一二两三四五六七八九十]{1,3})*)")
 _CN_ONLY = re.compile(r"^[一二两三四五六七八九十、，,和及与跟还有第项个号条\s]+$")
 _SEPARATORS = re.compile(r"[、，,；;。.\s/+]|和|及|与|跟|还有|以及|外加|加上")
-# Words around the names that say "I have" and nothing about which material.
-_FILLERS = re.compile(r"我已经有|已经有了|已经有|已经带了|我都有|都有了|我有|我带了|准备好了|准备了|带了|有了|都有|"
-                      r"拿到了|办好了|我手上有|手上有|手里有|我也有|也有|我|有|了|的|都|已经|还|原件|复印件")
+# Words around the names that say "I have" and nothing about which material (catalog/parsing_words.yml).
+_FILLERS = re.compile("|".join(re.escape(word) for word in VOCABULARY.checklist_fillers))
 _BRACKETS = re.compile(r"[《》“”\"'（）()【】\[\]]")
 
 
-# Whole answers that tick nothing or everything (the web page sends the first when nothing is ticked).
-NOTHING = {"都没有", "没有", "一个都没有", "一样都没有", "啥都没有", "什么都没有", "还没有", "都还没有", "都没准备",
-           "还没准备", "都没带", "暂无", "无"}
-EVERYTHING = {"都有", "全都有", "全有", "都齐", "齐", "全齐", "都准备好", "全部都有", "都带", "全带", "都有啊"}
+# Whole answers that tick nothing or everything (the web page sends one of the first when nothing is ticked).
+NOTHING = set(VOCABULARY.checklist_nothing)
+EVERYTHING = set(VOCABULARY.checklist_everything)
 _CORE_NOISE = re.compile(r"[\W_我了的啊呢吧呀哈]")
 
 

@@ -5,8 +5,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, ActionSituationList, catalog_access
-from actions.render import Fragments
-from tests.test_actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog is autouse)
+from bot.texts.catalog import Fragments
+from support.actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog: autouse)
 
 
 def test_bundle_gives_members_merged_list_place_and_unknown_time_limit():

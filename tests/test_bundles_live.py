@@ -1,7 +1,7 @@
 """一件事 bundles and related matters (证照联动) through the running servers; expected texts from the catalog."""
-from actions.render import Fragments
-from tests.test_actions import DOMAIN
-from tests.test_conversations_live import buttons, catalog, chat  # noqa: F401 (fixtures)
+from bot.texts.catalog import Fragments
+from support.actions import DOMAIN
+from support.chat import buttons
 
 F = Fragments(DOMAIN)
 

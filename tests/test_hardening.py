@@ -17,7 +17,7 @@ from bot.channels.rest import check_body
 from bot.handoff.models import Complaint, Rating, Ticket
 from bot.limits import MESSAGE_MAX_CHARS, cut_message
 from bot.nlu.normalizer import MESSAGE_CUT, ChineseTextNormalizer
-from tests.conftest import listening_addresses
+from support.stack import listening_addresses
 
 TIMEOUT = 120
 LONG_QUESTION = "公积金提取要带什么材料" + "。" * 19_990  # 20,001 characters: killed Rasa before the limit

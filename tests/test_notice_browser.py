@@ -7,7 +7,7 @@ import pytest
 
 from knowledge import Catalog, make_engine
 from knowledge.notice import notice_path
-from tests.test_web_page import watch_errors
+from support.page import watch_errors
 
 CODE = "SCJG-GT-SL"
 ANSWERS = {"agent": "agent", "form": "individual"}

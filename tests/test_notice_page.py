@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from actions.render import Fragments
+from bot.texts.catalog import Fragments
 from bot.settings import Settings
 from bot.web.app import create_app
 from knowledge import Catalog, make_engine

@@ -6,16 +6,18 @@ import pytest
 import requests
 import yaml
 
-from conftest import REPO_ROOT, running_stack
+from support.stack import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
-def stack_without_actions(tmp_path_factory, catalog_database_url, trained_model):
-    with running_stack(catalog_database_url, tmp_path_factory.mktemp("logs")) as stack:
-        actions = next(svc for svc in stack.services if svc.name == "actions")
-        actions.proc.send_signal(signal.SIGTERM)
-        actions.proc.wait(timeout=30)
-        yield stack.settings
+def stack_without_actions(live_stack):
+    """The shared stack with its action server stopped, started again afterwards for the other tests."""
+    live_stack.stack.kill("actions", signal.SIGTERM)
+    try:
+        yield live_stack.settings
+    finally:
+        live_stack.stack.launch("actions")
+        live_stack.stack.wait_service("actions")
 
 
 def test_a_failed_action_still_gets_a_polite_reply(stack_without_actions):

@@ -21,7 +21,8 @@ from typing import List, Optional
 
 from bot.handoff.config import HandoffConfig, HandoffConfigError
 from bot.handoff.passwords import WeakPassword
-from bot.handoff.service import SUPERVISOR, HandoffError, HandoffService, mask_sender
+from bot.handoff.records import SUPERVISOR, HandoffError, mask_sender
+from bot.handoff.service import HandoffService
 from bot.privacy import mask_personal_data
 from bot.settings import Settings, SettingsError
 

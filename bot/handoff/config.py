@@ -157,9 +157,6 @@ class HandoffConfig:
     def is_open(self, queue_code: str, utc_naive: datetime) -> bool:
         return self.hours_for(queue_code).is_open(self.local(utc_naive))
 
-    def resolution_label(self, code: Optional[str]) -> str:
-        return next((r.label for r in self.resolutions if r.code == code), code or "")
-
     # -- loading -------------------------------------------------------------------------------
 
     @classmethod

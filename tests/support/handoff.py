@@ -15,9 +15,9 @@ from typing import Callable, List, Optional
 
 import aiohttp
 import yaml
-from conftest import rasa_api_params
+from support.stack import rasa_api_params
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 HANDOFF_CONFIG = REPO_ROOT / "tests" / "fixtures" / "handoff.yml"
 PASSWORD = "test-password-1"
 QUEUED_RE = re.compile(r"已为您转接，前面还有 (\d+) 位，预计等待 (\d+) 分钟")
