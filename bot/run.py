@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import secrets
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Optional
 
 from bot.settings import Settings, SettingsError
@@ -57,6 +59,7 @@ class Stack(Supervisor):
             handoff_secret=settings.handoff_secret or secrets.token_urlsafe(32),
             action_token=settings.action_token or secrets.token_urlsafe(32),
             rasa_token=settings.rasa_token or secrets.token_urlsafe(32),
+            web_secret=settings.web_secret or kept_secret(settings.project_dir / "var" / "web_secret"),
         )
         self.settings = settings
         self.python = python
@@ -165,6 +168,22 @@ def wechat_status(settings: Settings, urls: dict) -> str:
         return ("  WeChat (公众号): off (set WECHAT_TOKEN, and WECHAT_APPID, WECHAT_SECRET, WECHAT_AES_KEY, "
                 "to switch it on)\n")
     return f"  WeChat (公众号): {urls['wechat']} ({config.describe()})\n"
+
+
+def kept_secret(path: Path) -> str:
+    """A secret that outlives a restart (the page's sender ids stay valid): read it, or create it (mode 600)."""
+    try:
+        value = path.read_text(encoding="ascii").strip()
+        if value:
+            return value
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(value)
+    return value
 
 
 RETENTION_INTERVAL_SECONDS = 24 * 3600

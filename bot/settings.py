@@ -206,6 +206,8 @@ class Settings:
     # Rasa's HTTP API (trackers, events, the model) wants this token (`rasa run --auth-token`); our servers send
     # it. The channels' webhooks (REST, socket.io, WeChat) do not. Picked per run unless set.
     rasa_token: str = field(default="", repr=False)
+    # Signs the page's sender ids (bot/web/senders.py); `python -m bot.run` keeps one in var/web_secret.
+    web_secret: str = field(default="", repr=False)
     handoff_config: Path = REPO_ROOT / "bot" / "handoff" / "handoff.yml"
     # Tickets, helpers and sessions; the catalog's database unless set.
     handoff_database_url: Optional[str] = None
@@ -245,6 +247,7 @@ class Settings:
             handoff_secret=text(env, "HANDOFF_SECRET"),
             action_token=text(env, "ACTION_TOKEN"),
             rasa_token=text(env, "RASA_TOKEN"),
+            web_secret=text(env, "WEB_SECRET"),
             handoff_config=path(env, "HANDOFF_CONFIG", d.handoff_config),
             handoff_database_url=text(env, "HANDOFF_DATABASE_URL", None),
             console_session_minutes=count(env, "CONSOLE_SESSION_MINUTES", d.console_session_minutes),
@@ -335,6 +338,8 @@ class Settings:
             env["ACTION_TOKEN"] = self.action_token
         if self.rasa_token:
             env["RASA_TOKEN"] = self.rasa_token
+        if self.web_secret:
+            env["WEB_SECRET"] = self.web_secret
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         env["PUBLIC_URL"] = self.public_url

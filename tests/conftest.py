@@ -12,7 +12,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `pytest tests` from anywhere still imports bot/
 
 from bot.supervisor import free_ports  # noqa: E402
-from support.stack import LiveStack, load_catalog, running_stack, running_web_server  # noqa: E402
+from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack, running_web_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -136,7 +136,8 @@ def web_without_rasa(tmp_path_factory):
     """Our real web server alone, pointed at a port where no Rasa listens."""
     web_port, dead_rasa_port = free_ports(2)
     log = tmp_path_factory.mktemp("web-alone") / "web.log"
-    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1")
+    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1",
+               WEB_SECRET=WEB_SECRET)
     env.pop("RASA_URL", None)
     with running_web_server(env, log) as url:
         yield url

@@ -18,7 +18,7 @@ import requests
 
 from bot.run import Stack, StackError
 from bot.settings import Settings
-from support.stack import RASA_TOKEN, rasa_api_params
+from support.stack import RASA_TOKEN, WEB_SECRET, rasa_api_params, web_sender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 300
@@ -82,6 +82,7 @@ def run_env(free_ports, database_url: str, log_dir: Path, **extra) -> dict:
         MODEL_DIR=str(REPO_ROOT / "models"),
         LOG_DIR=str(log_dir),
         RASA_TOKEN=RASA_TOKEN,
+        WEB_SECRET=WEB_SECRET,
     )
     env.update(extra)
     return env
@@ -144,7 +145,7 @@ def test_run_starts_everything_restarts_what_dies_and_one_ctrl_c_stops_it(traine
         assert requests.get(f"{rasa_url}status", params=rasa_api_params(), timeout=10).json()["model_file"]
         assert requests.get(f"{action_url}health", timeout=10).status_code == 200
         reply = requests.post(
-            f"{web_url}api/chat", json={"sender": "test-run-0001", "message": "/greet"}, timeout=60
+            f"{web_url}api/chat", json={"sender": web_sender(), "message": "/greet"}, timeout=60
         )
         assert reply.status_code == 200 and reply.json()["messages"]
 

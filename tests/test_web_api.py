@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge import make_engine, models
-from support.stack import rasa_api_params
+from support.stack import rasa_api_params, web_sender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
@@ -20,7 +19,7 @@ SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referr
 
 
 def new_sender() -> str:
-    return "test-" + secrets.token_urlsafe(12)
+    return web_sender()
 
 
 _NEW = object()

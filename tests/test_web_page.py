@@ -20,7 +20,7 @@ def test_conversation_in_the_page(page, live_stack):
     open_chat(page, live_stack)
 
     sender = page.evaluate("() => localStorage.getItem('sqfd.sender')")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{16,40}", sender or "")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{44}", sender or "")
 
     reply = send(page, QUESTION)
     assert page.locator(f"{USER_ROWS} .bubble").last.inner_text() == QUESTION

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Optional
 
 import aiohttp
@@ -12,7 +13,7 @@ from bot.settings import Settings
 from bot.handoff.sql import SqlThread
 from bot.texts import DomainTexts
 
-from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, SQL,
+from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SENDER_SECRET, SESSION, SETTINGS, SQL,
                    STATIC_DIR, TEXTS, SharedCatalog, make_jinja, unavailable_messages)
 from bot.clients.rasa import CHAT_TIMEOUT, RasaClient, TurnGate
 from .routes import setup_routes
@@ -150,6 +151,9 @@ def create_app(settings: Optional[Settings] = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_close_after_413, _json_errors])
     app[SETTINGS] = settings
+    if not settings.web_secret:
+        logger.warning("No WEB_SECRET: the page's sender ids are valid for this process only (bot.run sets one)")
+    app[SENDER_SECRET] = settings.web_secret or secrets.token_urlsafe(32)
     app[TEXTS] = DomainTexts.load(settings.domain_path)
     # Responses the web server renders itself: a missing one is logged once, at start-up.
     from bot.handoff.runtime import HANDOFF_TEXTS

@@ -49,6 +49,7 @@ def make_jinja() -> jinja2.Environment:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+SENDER_SECRET = web.AppKey("sender_secret", str)  # signs the page's sender ids (bot/web/senders.py)
 TEXTS = web.AppKey("texts", DomainTexts)
 CATALOG = web.AppKey("catalog", SharedCatalog)
 JINJA = web.AppKey("jinja", jinja2.Environment)

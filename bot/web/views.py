@@ -13,7 +13,7 @@ from bot.limits import MESSAGE_MAX_CHARS, clean_text, cut_message
 from bot.privacy import mask_personal_data
 
 from bot.handoff.hub import json_objects
-from . import keys
+from . import keys, senders
 from bot.clients.rasa import RasaBusy, RasaUnavailable
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ async def texts(request: web.Request) -> web.Response:
                               "busy_wait": texts.render("utter_busy_wait")})
 
 
+async def session(request: web.Request) -> web.Response:
+    """A new sender id for the page, issued by us (random, 128 bits, signed)."""
+    return web.json_response({"sender": senders.issue(request.app[keys.SENDER_SECRET])},
+                             headers={"Cache-Control": "no-store"})
+
+
 async def chat(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > keys.MAX_BODY_BYTES:
         return _bad_request("request_too_large", 413)
@@ -70,6 +76,8 @@ async def chat(request: web.Request) -> web.Response:
         return _bad_request("invalid_sender")
     if not isinstance(message, str):
         return _bad_request("invalid_message")
+    if not senders.verify(request.app[keys.SENDER_SECRET], sender):
+        return _bad_request("unknown_sender", 403)  # the page asks /api/session for a new id
     message = clean_text(message, limit=len(message))  # control characters break logs and storage
     if not message:
         return _bad_request("empty_message")
@@ -143,6 +151,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     sender = request.query.get("sender", "")
     if not SENDER_RE.fullmatch(sender):
         return _bad_request("invalid_sender")
+    if not senders.verify(request.app[keys.SENDER_SECRET], sender):
+        return _bad_request("unknown_sender", 403)
     try:
         after = max(0, int(request.query.get("after", "0") or 0))
     except ValueError:

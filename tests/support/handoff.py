@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import uuid
@@ -15,7 +14,7 @@ from typing import Callable, List, Optional
 
 import aiohttp
 import yaml
-from support.stack import rasa_api_params
+from support.stack import rasa_api_params, web_sender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 HANDOFF_CONFIG = REPO_ROOT / "tests" / "fixtures" / "handoff.yml"
@@ -29,7 +28,7 @@ def response_text(name: str) -> str:
 
 
 def new_sender() -> str:
-    return "t" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
+    return web_sender()
 
 
 def add_helper(database_url: str, queues=(), supervisor: bool = False, name: str = "测试员",

@@ -43,6 +43,17 @@ def rasa_api_params() -> dict:
     return {"token": RASA_TOKEN}
 
 
+# The web servers' WEB_SECRET in the tests, so a test can hold a sender id the server issued (web_sender()).
+WEB_SECRET = "test-web-" + __import__("secrets").token_urlsafe(16)
+
+
+def web_sender() -> str:
+    """A sender id as /api/session issues it to the page."""
+    from bot.web.senders import issue
+
+    return issue(WEB_SECRET)
+
+
 def stack_env(database_url: str, log_dir: Path) -> dict:
     import secrets
 
@@ -62,6 +73,7 @@ def stack_env(database_url: str, log_dir: Path) -> dict:
         "HANDOFF_PORT": str(handoff_port),
         "HANDOFF_SECRET": secrets.token_urlsafe(24),
         "RASA_TOKEN": RASA_TOKEN,
+        "WEB_SECRET": WEB_SECRET,
     }
 
 
