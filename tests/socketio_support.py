@@ -52,7 +52,8 @@ class WidgetClient:
 
     def close(self) -> None:
         if self.client.connected:
-            self.client.disconnect()
+            # Tell the server, but do not wait for the long poll in flight to end (up to the ping interval).
+            self.client.eio.disconnect(abort=True)
 
 
 def has_buttons(message: Dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from bot.channels.socketio import MAX_MESSAGE_CHARS, clean_message, clean_metadata
+from bot.channels.socketio import MAX_MESSAGE_CHARS, clean_message, clean_metadata, markdown_breaks
 from bot.web.domain_texts import load_response_texts
 from conftest import REPO_ROOT
 from socketio_support import WidgetClient, has_buttons, text_of
@@ -78,6 +78,7 @@ def test_a_materials_question_a_button_and_the_list_then_a_reconnect_keeps_the_c
     answer = text_of(listed)
     assert "「内地居民结婚登记」需要准备以下材料（共3项" in answer
     assert "本人居民身份证" in answer and "军人婚姻登记证明" not in answer
+    assert "一次性告知）：  \n1. 本人居民身份证" in answer  # one line each, also in a Markdown widget
     assert listed[-1]["custom"]["checklist"]["items"][0]["index"] == 1
     first.close()
 
@@ -113,7 +114,7 @@ def test_a_fresh_session_id_when_the_widget_sends_none_or_a_bad_one(widget):
 
 
 @pytest.mark.parametrize("payload", ["营业执照要带什么", 42, ["message"], {"session_id": "S"},
-                                     {"message": None}, {"message": 12}, {"message": "   \x00\x01 "}])
+                                     {"message": 12}, {"message": ""}, {"message": "   \x00\x01 "}])
 def test_a_malformed_message_gets_a_polite_answer(widget, payload):
     client = widget()
     client.connect()
@@ -122,6 +123,14 @@ def test_a_malformed_message_gets_a_polite_answer(widget, payload):
     client.send(payload)
     reply = client.wait_for(lambda m: True)
     assert reply == [{"text": TEXTS["utter_channel_bad_message"]}]
+
+
+def test_a_widget_opened_without_an_initial_payload_is_not_answered(widget):
+    client = widget()
+    client.connect()
+    client.send({"message": None, "customData": {"language": "zh"}, "session_id": client.session_id})
+    client.say("你好")  # the next reply is the greeting: nothing came for the first message
+    assert client.wait_for(lambda m: True)[0]["text"] != TEXTS["utter_channel_bad_message"]
 
 
 def test_a_message_without_a_session_gets_a_polite_answer(widget):
@@ -161,5 +170,6 @@ def test_cleaning_helpers():
     assert clean_message("字" * 5000) == "字" * MAX_MESSAGE_CHARS
     assert clean_message("\x01\x02") is None and clean_message(3) is None
     assert clean_metadata('{"a": 1}') == {"a": 1}
+    assert markdown_breaks("a\nb\n\nc\nd") == "a  \nb\n\nc  \nd"
     assert clean_metadata("not json") == {} and clean_metadata([1]) == {} and clean_metadata(None) == {}
     assert uuid.UUID(WidgetClient("http://x").session_id)

@@ -8,8 +8,10 @@ channel name `socketio`, the path `/socket.io/` and the events `user_uttered` / 
   reached a widget.
 - A message is cleaned and cut to MAX_MESSAGE_CHARS before it reaches NLU (DIET's attention is quadratic in
   its length), exactly as our own page does.
-- A malformed payload (not an object, no text, no session) gets a polite `bot_uttered` from domain.yml and a
-  warning in the log, never an exception.
+- A malformed payload (not an object, no `message`, a message without text, no session) gets a polite
+  `bot_uttered` from domain.yml and a warning in the log, never an exception. `"message": null` is what
+  rasa-webchat sends when it opens without an `initPayload`: it is not answered.
+- Lines are kept as lines in Markdown widgets (rasa-webchat renders Markdown: a lone newline joins lines).
 - Custom JSON (our page's checkbox checklist) goes out as `{"custom": ...}`: Rasa's version passes the dict's
   keys to `emit()` as arguments and fails on anything but `emit`'s own parameters.
 """
@@ -20,7 +22,7 @@ import logging
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
@@ -60,7 +62,19 @@ def clean_metadata(raw: Any) -> Dict[Text, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
+def markdown_breaks(text: Text) -> Text:
+    """Line breaks that a Markdown widget keeps: rasa-webchat joins the lines of a list into one paragraph."""
+    return "\n\n".join(part.replace("\n", "  \n") for part in text.strip().split("\n\n"))
+
+
 class SocketIOOutput(RasaSocketIOOutput):
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await super().send_text_message(recipient_id, markdown_breaks(text), **kwargs)
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+                                     **kwargs: Any) -> None:
+        await super().send_text_with_buttons(recipient_id, markdown_breaks(text), buttons, **kwargs)
+
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})
 
@@ -102,6 +116,10 @@ class SocketIOInput(RasaSocketIOInput):
             if not isinstance(data, dict):
                 logger.warning("socket.io: a %s payload instead of an object; answered politely", type(data).__name__)
                 await tell(sid, BAD_MESSAGE)
+                return
+            if "message" in data and data["message"] is None:
+                # What rasa-webchat sends when it opens without an initPayload: nothing to answer.
+                logger.debug("socket.io: a widget opened without an initial payload")
                 return
             text = clean_message(data.get("message"))
             if text is None:
