@@ -301,7 +301,8 @@ class ActionChecklist(Action):
         answers = stored_answers(tracker, matter)
         listed = [material for material, _ in matter.materials_for(answers)]
         text = tracker.latest_message.get("text") or ""
-        reading = read_checklist(text, [m.name for m in listed], load_situation_words().material_synonyms)
+        reading = read_checklist(text, [m.name for m in listed], load_situation_words().material_synonyms,
+                                 general=[m.required for m in listed])
         if reading.nothing:
             reading.have.clear()
         elif reading.everything:
