@@ -397,6 +397,24 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+HALL_FILE = Path("knowledge") / "catalog" / "hall.yml"
+
+
+def hall_sample_notice(project_dir: Path) -> str:
+    """A banner line while the hall's local facts are still the shipped sample (hall.yml: sample_data: true)."""
+    import yaml
+
+    try:
+        hall = (yaml.safe_load((project_dir / HALL_FILE).read_text(encoding="utf-8")) or {}).get("hall") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return ""
+    if not isinstance(hall, dict) or hall.get("sample_data") is not True:
+        return ""
+    city = os.environ.get("CATALOG_CITY") or hall.get("city") or ""
+    return (f"  Hall data:      SAMPLE — city {city}, address, phones and windows are examples. Set the real ones in\n"
+            f"                  {HALL_FILE} (then sample_data: false) and run `make run` again.\n")
+
+
 def main() -> int:
     try:
         settings = Settings.from_env()
@@ -438,6 +456,7 @@ def main() -> int:
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
         + wechat_status(settings, urls)
+        + hall_sample_notice(settings.project_dir)
         + ("  (listening on all network interfaces)\n" if wildcard else "")
         + "Press Ctrl-C to stop.",
         flush=True,

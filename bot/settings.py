@@ -82,6 +82,17 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def _timezone(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(raw)
+    except Exception:
+        raise SettingsError(f"{name} must be a time zone name such as Asia/Shanghai, got {raw!r}") from None
+    return raw
+
+
 def _public_url(env: Mapping[str, str]) -> Optional[str]:
     raw = env.get("PUBLIC_URL", "").strip().rstrip("/")
     if not raw:
@@ -122,6 +133,8 @@ class Settings:
     rating_idle_minutes: float = 5.0
     # ---- guide: the address citizens reach the web server at (links to the printable notice) ----
     public_url_override: Optional[str] = None
+    # ---- the hall's clock: every date and time shown to citizens and helpers (the notice, the console) ----
+    hall_timezone: str = "Asia/Shanghai"
     # ---- wechat (公众号) ----
     # The WECHAT_* variables that are set; passed to the Rasa process, whose channel reads them.
     wechat_env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -148,6 +161,7 @@ class Settings:
             console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
             rating_idle_minutes=_minutes(env, "RATING_IDLE_MINUTES", defaults.rating_idle_minutes),
             public_url_override=_public_url(env),
+            hall_timezone=_timezone(env, "HALL_TIMEZONE", defaults.hall_timezone),
             wechat_env=wechat_env(env),
         )
 
@@ -199,6 +213,12 @@ class Settings:
         return f"{self.rasa_url}/webhooks/wechat/deliver" if self.wechat_enabled else None
 
     @property
+    def hall_tz(self):
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.hall_timezone)
+
+    @property
     def domain_path(self) -> Path:
         return self.project_dir / "domain.yml"
 
@@ -227,6 +247,7 @@ class Settings:
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         env["PUBLIC_URL"] = self.public_url
+        env["HALL_TIMEZONE"] = self.hall_timezone
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         env.update(self.wechat_env)

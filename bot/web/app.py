@@ -91,7 +91,8 @@ async def _start_handoff(app: web.Application) -> None:
     from bot.handoff.texts import HandoffTexts
 
     settings: Settings = app[SETTINGS]
-    config = HandoffConfig.load(settings.handoff_config)  # a wrong file stops the start, naming the field
+    # A wrong file stops the start, naming the field; the clock is the hall's (HALL_TIMEZONE).
+    config = HandoffConfig.load(settings.handoff_config, settings.hall_timezone)
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
     service.setup()
