@@ -45,6 +45,8 @@ def _render(request: web.Request, template: str, status: int = 200, **context: A
     runtime = request.app.get(keys.HANDOFF)
     base = {"helper": helper, "csrf_token": request.get("console_csrf", ""), "path": request.path,
             "tz": runtime.config.tz if runtime else None,
+            "hall_timezone": request.app[keys.SETTINGS].hall_timezone,
+            "resolution_label": runtime.config.resolution_label if runtime else str,
             "queues": runtime.config.queues if runtime else ()}
     base.update(context)
     html = request.app[JINJA].get_template(template).render(**base)
@@ -192,6 +194,7 @@ async def ticket_page(request: web.Request) -> web.Response:
     service = runtime.service
     helpers = [h for h in service.helpers() if h.active and h.id != info.helper_id]
     return _render(request, "ticket.html", t=info, person=mask_sender(info.sender),
+                   situation_labels=situation_labels(request.app, info),
                    transcript=service.transcript(info.id), messages=service.messages(info.id),
                    notes=service.notes(info.id), helpers=helpers, resolutions=runtime.config.resolutions,
                    mine=info.status == "active" and info.helper_id == helper.id,
@@ -234,6 +237,22 @@ def _catalog(app: web.Application):
 
         cache["catalog"] = Catalog(make_engine(app[keys.SETTINGS].database_url), cache=True)
     return cache["catalog"]
+
+
+def situation_labels(app: web.Application, info: TicketInfo) -> list:
+    """The person's situation as the catalog words it ("委托他人代办"), never as codes ("agent：agent")."""
+    if not info.situation:
+        return []
+    try:
+        from knowledge.situations import situation_summary
+
+        matter = _catalog(app).matter(info.matter_code) if info.matter_code else None
+        if matter is not None:
+            known = {s.code for s in matter.situations}
+            return situation_summary(matter, {k: v for k, v in info.situation.items() if k in known})
+    except Exception:
+        logger.exception("situation labels for ticket %s", info.id)
+    return []
 
 
 def materials_text(domain: dict, catalog, info: TicketInfo) -> Optional[str]:
