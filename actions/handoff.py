@@ -51,16 +51,32 @@ def session_events(tracker: Tracker) -> List[Dict[str, Any]]:
     return events
 
 
+def _button_titles(event: Dict[str, Any]) -> Dict[str, str]:
+    """payload → title of the buttons a bot message offered."""
+    buttons = (event.get("data") or {}).get("buttons") or []
+    return {b["payload"]: b["title"] for b in buttons
+            if isinstance(b, dict) and isinstance(b.get("payload"), str) and isinstance(b.get("title"), str)}
+
+
 def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
-    """What was said in this session, for the helper: the person's texts (intent kept) and the bot's."""
+    """What was said in this session, for the helper: the person's texts (intent kept) and the bot's.
+
+    A tapped button reads as the button the person saw ("个人经营", button: true), never as its payload."""
     lines = []
+    offered: Dict[str, str] = {}
     for event in session_events(tracker):
         kind = event.get("event")
         if kind == "user" and event.get("text"):
-            lines.append({"who": "person", "text": event["text"], "intent": _intent(event),
-                          "at": event.get("timestamp")})
-        elif kind == "bot" and event.get("text"):
-            lines.append({"who": "bot", "text": event["text"], "at": event.get("timestamp")})
+            text = event["text"]
+            tapped = offered.get(text) if text.startswith("/") else None
+            line = {"who": "person", "text": tapped or text, "intent": _intent(event), "at": event.get("timestamp")}
+            if text.startswith("/"):
+                line["button"] = True
+            lines.append(line)
+        elif kind == "bot":
+            offered.update(_button_titles(event))
+            if event.get("text"):
+                lines.append({"who": "bot", "text": event["text"], "at": event.get("timestamp")})
     return lines[-MAX_TRANSCRIPT:]
 
 

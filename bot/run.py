@@ -202,6 +202,24 @@ def run_retention(settings: Settings) -> None:
     print(f"Retention ({settings.retention_days} days): {done or 'nothing older to remove'}", flush=True)
 
 
+HALL_FILE = Path("knowledge") / "catalog" / "hall.yml"
+
+
+def hall_sample_notice(project_dir: Path) -> str:
+    """A banner line while the hall's local facts are still the shipped sample (hall.yml: sample_data: true)."""
+    import yaml
+
+    try:
+        hall = (yaml.safe_load((project_dir / HALL_FILE).read_text(encoding="utf-8")) or {}).get("hall") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return ""
+    if not isinstance(hall, dict) or hall.get("sample_data") is not True:
+        return ""
+    city = os.environ.get("CATALOG_CITY") or hall.get("city") or ""
+    return (f"  Hall data:      SAMPLE — city {city}, address, phones and windows are examples. Set the real ones in\n"
+            f"                  {HALL_FILE} (then sample_data: false) and run `make run` again.\n")
+
+
 def main() -> int:
     try:
         settings = Settings.from_env()  # a wrong variable (WeChat's too) stops here, named
@@ -242,6 +260,7 @@ def main() -> int:
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
         + wechat_status(settings, urls)
+        + hall_sample_notice(settings.project_dir)
         + ("  (listening on all network interfaces)\n" if wildcard else "")
         + "Press Ctrl-C to stop.",
         flush=True,

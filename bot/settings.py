@@ -75,6 +75,17 @@ def path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def timezone(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _raw(env, name) or default
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(raw)
+    except Exception:
+        raise SettingsError(f"{name} must be a time zone name such as Asia/Shanghai, got {raw!r}") from None
+    return raw
+
+
 def url(env: Mapping[str, str], name: str, default: Optional[str] = None,
         error: type = SettingsError) -> Optional[str]:
     """An http(s) address without its trailing slash."""
@@ -223,6 +234,8 @@ class Settings:
     rating_idle_minutes: float = 5.0
     # ---- guide: the address citizens reach the web server at (links to the printable notice) ----
     public_url_override: Optional[str] = None
+    # ---- the hall's clock: every date and time shown to citizens and helpers (the notice, the console) ----
+    hall_timezone: str = "Asia/Shanghai"
     # ---- wechat (公众号) ----
     wechat: WeChatConfig = field(default_factory=WeChatConfig, repr=False)
     # The WECHAT_* variables that are set, passed on unchanged to the Rasa process, whose channel reads them.
@@ -257,6 +270,7 @@ class Settings:
             retention_days=count(env, "RETENTION_DAYS", d.retention_days),
             rating_idle_minutes=minutes(env, "RATING_IDLE_MINUTES", d.rating_idle_minutes),
             public_url_override=url(env, "PUBLIC_URL"),
+            hall_timezone=timezone(env, "HALL_TIMEZONE", d.hall_timezone),
             wechat=WeChatConfig.from_env(env),
             wechat_env=wechat_env(env),
         )
@@ -308,6 +322,12 @@ class Settings:
         return f"{self.rasa_url}/webhooks/wechat/deliver" if self.wechat_enabled else None
 
     @property
+    def hall_tz(self):
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.hall_timezone)
+
+    @property
     def domain_path(self) -> Path:
         return self.project_dir / "domain.yml"
 
@@ -343,6 +363,7 @@ class Settings:
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         env["PUBLIC_URL"] = self.public_url
+        env["HALL_TIMEZONE"] = self.hall_timezone
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         env.update(self.wechat_env)

@@ -31,7 +31,7 @@ def _service() -> HandoffService:
     from knowledge import make_engine
 
     settings = Settings.from_env()
-    service = HandoffService(make_engine(settings.handoff_db_url), HandoffConfig.load(settings.handoff_config))
+    service = HandoffService(make_engine(settings.handoff_db_url), HandoffConfig.load(settings.handoff_config, settings.hall_timezone))
     service.setup()
     return service
 

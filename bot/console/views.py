@@ -41,6 +41,8 @@ def _render(request: web.Request, template: str, status: int = 200, **context: A
     runtime = request.app.get(keys.HANDOFF)
     base = {"helper": helper, "csrf_token": request.get("console_csrf", ""), "path": request.path,
             "tz": runtime.config.tz if runtime else None,
+            "hall_timezone": request.app[keys.SETTINGS].hall_timezone,
+            "resolution_label": runtime.config.resolution_label if runtime else str,
             "queues": runtime.config.queues if runtime else ()}
     base.update(context)
     html = request.app[keys.JINJA].get_template(template).render(**base)
@@ -188,6 +190,8 @@ async def ticket_page(request: web.Request) -> web.Response:
     db = runtime.db
     helpers = [h for h in await db.helpers() if h.active and h.id != info.helper_id]
     return _render(request, "ticket.html", t=info, person=mask_sender(info.sender),
+                   situation_labels=await request.app[keys.SQL].run(situation_labels, request.app[keys.CATALOG].get,
+                                                                     info),
                    transcript=await db.transcript(info.id), messages=await db.messages(info.id),
                    notes=await db.notes(info.id), helpers=helpers, resolutions=runtime.config.resolutions,
                    mine=info.status == "active" and info.helper_id == helper.id,
@@ -208,6 +212,22 @@ async def api_ticket(request: web.Request) -> web.Response:
         "messages": [console_message(msg) for msg in await runtime.db.messages(info.id, after)],
         "notes": [note_frame(n) for n in await runtime.db.notes(info.id)],
     })
+
+
+def situation_labels(open_catalog, info: TicketInfo) -> list:
+    """The person's situation as the catalog words it ("委托他人代办"), never as codes ("agent：agent")."""
+    if not info.situation:
+        return []
+    try:
+        from knowledge.situations import situation_summary
+
+        matter = open_catalog().matter(info.matter_code) if info.matter_code else None  # blocking: SQL thread
+        if matter is not None:
+            known = {s.code for s in matter.situations}
+            return situation_summary(matter, {k: v for k, v in info.situation.items() if k in known})
+    except Exception:
+        logger.exception("situation labels for ticket %s", info.id)
+    return []
 
 
 def materials_text(texts: DomainTexts, open_catalog, info: TicketInfo) -> Optional[str]:

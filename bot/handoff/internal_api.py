@@ -88,9 +88,12 @@ def _transcript(raw: Any) -> list:
     out = []
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, dict) and isinstance(item.get("text"), str):
-            out.append({"who": str(item.get("who") or "")[:16], "text": item["text"][:2000],
-                        "intent": str(item.get("intent") or "")[:64] or None,
-                        "at": item.get("at") if isinstance(item.get("at"), (int, float)) else None})
+            line = {"who": str(item.get("who") or "")[:16], "text": item["text"][:2000],
+                    "intent": str(item.get("intent") or "")[:64] or None,
+                    "at": item.get("at") if isinstance(item.get("at"), (int, float)) else None}
+            if item.get("button") is True:  # the text is the title of the button the person tapped
+                line["button"] = True
+            out.append(line)
     return out
 
 

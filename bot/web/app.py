@@ -108,7 +108,8 @@ async def _start_handoff(app: web.Application) -> None:
     from bot.handoff.service import HandoffService
 
     settings: Settings = app[SETTINGS]
-    config = HandoffConfig.load(settings.handoff_config)  # a wrong file stops the start, naming the field
+    # A wrong file stops the start, naming the field; the clock is the hall's (HALL_TIMEZONE).
+    config = HandoffConfig.load(settings.handoff_config, settings.hall_timezone)
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
     await app[SQL].run(service.setup)

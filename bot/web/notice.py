@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from typing import Dict, Optional, Set, Tuple
 
 from aiohttp import web
@@ -167,7 +167,7 @@ async def notice_page(request: web.Request) -> web.Response:
     if notice is None:
         return _error(resources, 404, "notice_not_found")
 
-    today = date.today()
+    today = datetime.now(request.app[keys.SETTINGS].hall_tz).date()  # the hall's day, not the server's
     html = resources.env.get_template("notice.html").render(
         n=notice, t=_labels(f), download=download == "1",
         page_title=f("notice_page_title", matter_name=notice.matter.name),
