@@ -191,6 +191,8 @@ class ActionHandoff(Action):
         except HandoffUnavailable as exc:
             logger.warning("handoff unavailable for %s (%s): pointing to the help desk",
                            mask_personal_data(tracker.sender_id), mask_personal_data(str(exc)))
+            if exc.status == 422:  # a channel that cannot receive a helper's messages (plain REST): say so
+                dispatcher.utter_message(response="utter_handoff_no_push")
             fallback = ActionComplaintInfo() if reason == "complain" else ActionHumanHelp()
             return fallback.run(dispatcher, tracker, domain) + reset
 

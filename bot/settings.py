@@ -317,6 +317,11 @@ class Settings:
         return self.wechat.enabled
 
     @property
+    def socketio_deliver_url(self) -> str:
+        """Where the handoff sends helper messages for people on a standard web widget (socket.io, in Rasa)."""
+        return f"{self.rasa_url}/webhooks/socketio/deliver"
+
+    @property
     def wechat_deliver_url(self) -> Optional[str]:
         """Where the handoff sends helper messages for WeChat people: the channel in the Rasa process."""
         return f"{self.rasa_url}/webhooks/wechat/deliver" if self.wechat_enabled else None

@@ -17,28 +17,34 @@ channel name `socketio`, the path `/socket.io/` and the events `user_uttered` / 
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
 import uuid
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
+from bot.clients.handoff import RELAY_TIMEOUT, HandoffClient
 from bot.limits import MESSAGE_MAX_CHARS, clean_text, cut_message
 from bot.privacy import mask_personal_data
+from bot.settings import Settings
 from bot.texts import DomainTexts
+
+from .relay import HandoffRelay
 
 logger = logging.getLogger(__name__)
 
-DOMAIN_PATH = Path(__file__).resolve().parent.parent.parent / "domain.yml"
 # A widget's session id (rasa-webchat: 32 hex digits); anything else gets a new one.
 SESSION_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
+CHANNEL = "socketio"
 BAD_MESSAGE = "utter_channel_bad_message"
 CUT_NOTICE = "utter_message_cut"
 NO_SESSION = "utter_channel_no_session"
@@ -81,13 +87,18 @@ class SocketIOOutput(RasaSocketIOOutput):
 class SocketIOInput(RasaSocketIOInput):
     """Rasa's socket.io channel with its session room joined, long messages cut and bad payloads answered."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, relay: Optional[HandoffRelay] = None, settings: Optional[Settings] = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._texts: Optional[DomainTexts] = None
+        self.settings = settings or Settings.from_env()
+        # While a person is handed off, their messages go to the helper (bot/handoff), not the bot.
+        self.relay = relay or HandoffRelay(HandoffClient(self.settings.handoff_url, self.settings.handoff_secret,
+                                                         timeout=RELAY_TIMEOUT), CHANNEL)
 
     def text(self, name: str, **values: Any) -> str:
         if self._texts is None:  # read once, on first use (the domain of this project)
-            self._texts = DomainTexts.load(DOMAIN_PATH)
+            self._texts = DomainTexts.load(self.settings.domain_path)
         return self._texts.render(name, **values)
 
     def get_output_channel(self) -> Optional[RasaSocketIOOutput]:
@@ -138,6 +149,12 @@ class SocketIOInput(RasaSocketIOInput):
                 sender_id = sid
             if was_cut:  # said before the answer, to the person's room
                 await tell(sender_id if self.session_persistence else sid, CUT_NOTICE, max_chars=MESSAGE_MAX_CHARS)
+            relayed = await self.relay.incoming(sender_id, text)
+            if relayed is not None:  # handed off: a helper has it (and the bot is paused)
+                output = SocketIOOutput(sio, self.bot_message_evt)
+                for reply in relayed:
+                    await output.send_response(sender_id, {"text": reply.get("text"), "buttons": reply.get("buttons")})
+                return
             message = UserMessage(
                 text,
                 SocketIOOutput(sio, self.bot_message_evt),
@@ -146,6 +163,27 @@ class SocketIOInput(RasaSocketIOInput):
                 metadata=clean_metadata(data.get(self.metadata_key)),
             )
             await on_new_message(message)
+
+        @blueprint.route("/deliver", methods=["POST"])
+        async def deliver(request: Request) -> HTTPResponse:
+            """A helper's (or the resumed bot's) message from the handoff, pushed to the person's session room."""
+            secret = self.settings.handoff_secret
+            given = request.headers.get("X-Handoff-Secret", "")
+            if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                data = json.loads(request.body or b"")
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                return response.json({"error": "invalid_json"}, status=400)
+            sender = data.get("sender") if isinstance(data, dict) else None
+            if not isinstance(sender, str) or not SESSION_ID_RE.fullmatch(sender):
+                return response.json({"error": "invalid_sender"}, status=400)
+            if data.get("kind") != "message" or not isinstance(data.get("text"), str):
+                return response.json({"sent": 0})  # queue positions: a widget has no status line
+            buttons = [b for b in data.get("buttons") or [] if isinstance(b, dict) and isinstance(b.get("title"), str)]
+            await SocketIOOutput(sio, self.bot_message_evt).send_response(sender, {"text": data["text"],
+                                                                                   "buttons": buttons})
+            return response.json({"sent": 1})
 
         # Replace Rasa's handlers for these events (python-socketio keeps one handler per event and namespace).
         sio.on("session_request", session_request, namespace=self.namespace)

@@ -33,11 +33,13 @@ from bot.settings import Settings
 
 from .wechat_api import CustomerServiceSender, WeChatSendError
 from .wechat_outbox import Outbox, OutboxStore
-from .wechat_relay import CHANNEL, HandoffRelay
+from .relay import HandoffRelay
 from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, SeenStore, Turn, TurnRegistry
 from .wechat_text import WeChatTexts, option_number, split_text
 
 logger = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
 
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB
 # The rest of a long answer waits this long after the passive reply was returned, so that it arrives after it.
@@ -90,7 +92,7 @@ class WeChatInput(InputChannel):
         self.menu = config.menu() if config.enabled else {}
         self.sender = CustomerServiceSender(config)
         self.relay = relay or HandoffRelay(HandoffClient(settings.handoff_url, settings.handoff_secret,
-                                                         timeout=RELAY_TIMEOUT))
+                                                         timeout=RELAY_TIMEOUT), CHANNEL, mask=mask_openid)
         self.turns = TurnRegistry()
         self._engine: Any = None
         self._options: Optional[OptionStore] = None

@@ -116,7 +116,7 @@ async def _start_handoff(app: web.Application) -> None:
     runtime = HandoffRuntime(service, app[TEXTS], app[RASA],
                              HandoffClient(settings.handoff_url, settings.handoff_secret, session=app[SESSION]),
                              sql=app[SQL],
-                             channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
+                             channel_urls=channel_urls(settings))
     runtime.start()
     runtime.idle = IdleWatcher(runtime.db, runtime.rasa, runtime.person_hub, settings.rating_idle_minutes * 60)
     app[HANDOFF] = runtime
@@ -129,6 +129,14 @@ async def _start_handoff(app: web.Application) -> None:
                     "" if settings.handoff_secret else " (no HANDOFF_SECRET: every call is refused)")
     else:
         logger.info("No HANDOFF_PORT: the internal handoff API is off (bot.run sets it)")
+
+
+def channel_urls(settings: Settings) -> dict:
+    """The channels in the Rasa process that a helper's messages are pushed to (socket.io widgets, WeChat)."""
+    urls = {"socketio": settings.socketio_deliver_url}
+    if settings.wechat_enabled:
+        urls["wechat"] = settings.wechat_deliver_url
+    return urls
 
 
 async def _on_shutdown(app: web.Application) -> None:
