@@ -96,3 +96,74 @@ def test_widget_asks_taps_a_button_and_shows_the_list(page, portal, live_stack, 
     if keep:
         page.screenshot(path=os.path.join(keep, "widget-after-reload.png"), full_page=True)
     assert errors == []
+
+
+class ConsoleThread:
+    """A helper's console driven from its own event loop thread (Playwright's sync API holds this thread)."""
+
+    def __init__(self, web_url: str):
+        import asyncio
+
+        from support.handoff import Console
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.console = self.call(self._make(Console, web_url))
+
+    @staticmethod
+    async def _make(factory, *args):
+        return factory(*args)
+
+    def call(self, coroutine, timeout: float = 90):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self):
+        self.call(self.console.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_widget_user_is_handed_off_to_a_helper_and_back(page, portal, live_stack, catalog_database_url):
+    from support.handoff import add_helper, response_text
+
+    helper = add_helper(catalog_database_url, ["zonghe", "minsheng"], supervisor=True, name="吴九", staff_no="W009")
+    desk = ConsoleThread(live_stack.web_url)
+    try:
+        assert desk.call(desk.console.login(helper)) == 200
+        board = desk.call(desk.console.connect())  # on duty, the live board open
+        page.goto(f"{portal}/index.html?rasa={live_stack.rasa_url}")
+        wait_for_reply_containing(page, "审前辅导助手")
+        ask(page, "转人工")
+        wait_for_reply_containing(page, "已为您转接")
+        frame = desk.call(board.wait_for(lambda f: f["type"] == "ticket" and f["ticket"]["new"]
+                                         and f["ticket"]["channel"] == "socketio", timeout=60))
+        ticket_id = frame["ticket"]["id"]
+        status, claimed = desk.call(desk.console.post_json(f"/console/tickets/{ticket_id}/claim"))
+        assert status == 200 and claimed["won"]
+        wait_for_reply_containing(page, "吴九")  # 工作人员吴九（工号W009）已接入
+        status, _ = desk.call(desk.console.post_json(f"/console/tickets/{ticket_id}/messages",
+                                                     {"text": "您好，我是帮办人员，请说说您的情况。"}))
+        assert status == 200
+        wait_for_reply_containing(page, "我是帮办人员")
+
+        ask(page, "我想给孩子办医保")  # goes to the helper, not the bot
+        got = desk.call(board.wait_for(lambda f: f["type"] == "message" and f["ticket_id"] == ticket_id
+                                       and f["message"]["author"] == "person", timeout=60))
+        assert got["message"]["text"] == "我想给孩子办医保"
+        keep = os.environ.get("SCREENSHOT_DIR")
+        if keep:
+            page.screenshot(path=os.path.join(keep, "widget-handoff.png"), full_page=True)
+
+        resp = desk.call(desk.console.post_form(f"/console/tickets/{ticket_id}/handback", {"resolution": "answered"}))
+        assert resp.status == 303
+        wait_for_reply_containing(page, response_text("utter_handoff_returned")[:12])
+        wait_for_reply_containing(page, response_text("utter_ask_rating_human")[:10])
+        ask(page, "公积金提取要带什么")
+        wait_for_reply_containing(page, "住房公积金")
+        if keep:
+            page.screenshot(path=os.path.join(keep, "widget-handed-back.png"), full_page=True)
+    finally:
+        desk.close()
