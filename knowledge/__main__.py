@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from .db import default_database_url, make_engine
+from .db import EMBEDDED_DATABASE_URL, make_engine
 from .facts import check_facts
 from .loader import CATALOG_DIR, load, read_catalog
 from . import open_catalog
@@ -29,6 +30,16 @@ def _print_candidates(candidates, as_json: bool, question: str) -> None:
         print(f"  {c.score:7.2f}  {c.code:<16} {c.name}")
     if not candidates:
         print("  (no matter)")
+
+
+def catalog_env(env=os.environ) -> tuple:
+    """(database URL, city) from DATABASE_URL and CATALOG_CITY.
+
+    The one reader of the environment besides bot/settings.py: this command line belongs to the catalog layer,
+    which must not import bot/ (it is used by `make catalog` before anything else exists). Every other caller
+    hands the URL and the city in from its Settings."""
+    return ((env.get("DATABASE_URL") or "").strip() or EMBEDDED_DATABASE_URL,
+            (env.get("CATALOG_CITY") or "").strip() or None)
 
 
 def main(argv=None) -> int:
@@ -50,12 +61,13 @@ def main(argv=None) -> int:
     search.add_argument("--json", action="store_true")
     search.add_argument("--batch", action="store_true", help="one question per line on stdin, one JSON line each")
     args = parser.parse_args(argv)
-    url = getattr(args, "database_url", None) or default_database_url()
+    env_url, city = catalog_env()
+    url = getattr(args, "database_url", None) or env_url
     catalog_dir = getattr(args, "catalog_dir", CATALOG_DIR)
 
     try:
         if args.command == "check":
-            records = read_catalog(catalog_dir)
+            records = read_catalog(catalog_dir, city)
             situated = sum(1 for m in records.matters if m.situations)
             print(f"catalog ok: {len(records.matters)} matters ({situated} with situations), "
                   f"{len(records.bundles)} bundles")
@@ -64,10 +76,10 @@ def main(argv=None) -> int:
                 print("\n".join(report.lines()))
                 return 0 if report.ok else 1
         elif args.command == "load":
-            records = load(make_engine(url), catalog_dir)
+            records = load(make_engine(url), catalog_dir, city)
             print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")
         else:
-            searcher = MatterSearch.from_catalog(open_catalog(url))
+            searcher = MatterSearch.from_catalog(open_catalog(url, city=city))
             if args.batch:
                 for line in sys.stdin:
                     candidates = searcher.search(line.strip(), top=args.top)
