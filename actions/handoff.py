@@ -61,7 +61,8 @@ def _button_titles(event: Dict[str, Any]) -> Dict[str, str]:
 def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
     """What was said in this session, for the helper: the person's texts (intent kept) and the bot's.
 
-    A tapped button reads as the button the person saw ("个人经营", button: true), never as its payload."""
+    A tapped button reads as the button the person saw ("个人经营", button: true), never as its payload; a
+    payload no button offered (the page's own /greet when it opens) is not something the person said."""
     lines = []
     offered: Dict[str, str] = {}
     for event in session_events(tracker):
@@ -69,6 +70,8 @@ def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
         if kind == "user" and event.get("text"):
             text = event["text"]
             tapped = offered.get(text) if text.startswith("/") else None
+            if text.startswith("/") and tapped is None:
+                continue
             line = {"who": "person", "text": tapped or text, "intent": _intent(event), "at": event.get("timestamp")}
             if text.startswith("/"):
                 line["button"] = True

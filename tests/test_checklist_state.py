@@ -92,3 +92,32 @@ def test_without_any_list_shown_it_is_closed():
 def test_the_closed_reply_is_a_domain_response_in_plain_words():
     template = DOMAIN["responses"]["utter_checklist_closed"][0]["text"]
     assert "{matter_name}" in template and "清单" in template
+
+
+# ---- the same through the running servers (the trained model, the web page's API) ----------------------------
+
+def test_live_second_hand_house_checklist_then_moving_on(live_stack):
+    import requests
+    import uuid
+
+    sender = f"chk{uuid.uuid4().hex[:16]}"
+
+    def say(text: str) -> str:
+        response = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": sender, "message": text},
+                                 timeout=90)
+        assert response.status_code == 200, response.text
+        return "\n".join(m.get("text") or "" for m in response.json()["messages"])
+
+    answers = {"agent": "self", "seller_marital": "married", "mortgage": "none", "buyer": "one"}
+    assert "先问您几个问题" in say('/ask_materials{"matter":"BDC-ZY"}')  # 二手房买卖: the questions first
+    for situation, option in answers.items():  # tapped in any order: each button names its question
+        listed = say(f'/inform_situation{{"situation_option":"{situation}:{option}"}}')
+    assert "卖方配偶的居民身份证" in listed and "您已经准备好了哪些" in listed
+    reply = say("我有身份证和不动产权证书")
+    have = reply.split("\n")[0]
+    assert have.startswith("您已有：买卖双方（含共同登记人）的居民身份证") and "卖方配偶" not in have, reply
+    assert "卖方配偶的居民身份证" in reply  # still missing
+
+    assert "办理时限" in say("那要多久？")
+    after = say("我有身份证")
+    assert "再看一次清单" in after and "您已有：" not in after, after  # not read against the old list

@@ -101,6 +101,8 @@ async def test_the_notice_shows_matter_situation_list_missing_place_hours_time_l
     today = hall_today()  # the hall's day (HALL_TIMEZONE), not the machine's
     assert f"生成日期\n{today.year}年{today.month}月{today.day}日" in text
     assert f"事项信息截至{matter.as_of}" in text
+    for jargon in ("目录未登记", "示例地址", "XX路"):  # catalog jargon and placeholders never reach a citizen
+        assert jargon not in text
     assert 'id="print-notice"' in html and 'src="/static/notice.js"' in html
     download = re.search(r'id="download-notice" href="([^"]+)"', html).group(1)
     assert download.replace("&amp;", "&").endswith("&download=1")
