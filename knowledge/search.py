@@ -122,7 +122,8 @@ class MatterSearch:
         return max((len(term & query_features) / len(term) for term in self._term_features[code]), default=0.0)
 
     def search(self, question: str, top: int = 3, min_score: float = MIN_SCORE,
-               min_coverage: float = MIN_COVERAGE) -> List[Candidate]:
+               min_coverage: float = MIN_COVERAGE, rerank: bool = True) -> List[Candidate]:
+        """The best `top` matters and bundles for the question; rerank=False: by words only (for comparison)."""
         query_features = frozenset(features(question))
         lexical = self.scores(question)
         ranked = sorted(lexical.items(), key=lambda item: (-item[1], item[0]))
@@ -132,7 +133,7 @@ class MatterSearch:
         while ranked and self.coverage(ranked[0][0], query_features) < min_coverage:
             ranked.pop(0)
         similarity: Dict[str, float] = {}
-        if ranked and self.dense is not None:
+        if ranked and rerank and self.dense is not None:
             ranked, similarity = self._rerank(question, ranked)
             while ranked and self.coverage(ranked[0][0], query_features) < min_coverage:
                 ranked.pop(0)

@@ -42,7 +42,8 @@ class _CatalogIndex:
         catalog = open_catalog()
         terms = catalog.terms()
         self.top = top
-        self.search = MatterSearch(terms)  # also teaches jieba the terms
+        # Words (BM25) and closeness in meaning (knowledge/rerank.py); also teaches jieba the terms.
+        self.search = MatterSearch.from_catalog(catalog)
         self.nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         phrases: Dict[str, set] = {}
@@ -80,10 +81,25 @@ class CatalogMatterExtractor(GraphComponent, EntityExtractorMixin):
                execution_context: ExecutionContext) -> "CatalogMatterExtractor":
         return cls(config)
 
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "CatalogMatterExtractor":
+        """Loaded to serve messages (not to train): the index is built in the background right away, so the
+        first message does not wait for the catalog and the sentence encoder (a few seconds)."""
+        component = cls.create(config, model_storage, resource, execution_context)
+        threading.Thread(target=component._warm_up, name="catalog-index", daemon=True).start()
+        return component
+
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._top = int(config.get("top", 3))
         self._index: Optional[_CatalogIndex] = None
         self._lock = threading.Lock()
+
+    def _warm_up(self) -> None:
+        try:
+            self._catalog_index()
+        except Exception:  # the first message will try again and report it
+            logger.exception("could not build the catalog matter index in the background")
 
     def _catalog_index(self) -> _CatalogIndex:
         # Built on first use, not at load: training never needs the catalog.
