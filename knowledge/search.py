@@ -46,6 +46,7 @@ class MatterSearch:
         """terms: (target_kind, target_code, target_name, term_kind, text) rows, as Catalog.terms() gives;
         dense: a knowledge.rerank.DenseIndex over the same targets, or None to rank by words only."""
         self.dense = dense
+        self.missing: list = []  # knowledge.verdict.MissingMatter entries indexed as kind "gap"
         self._targets: Dict[str, Tuple[str, str]] = {}
         self._phrases: Dict[str, List[Tuple[str, float]]] = defaultdict(list)
         self._term_features: Dict[str, List[frozenset]] = defaultdict(list)
@@ -76,19 +77,29 @@ class MatterSearch:
                 self._postings[feature].append(code)
 
     @classmethod
-    def from_catalog(cls, catalog, dense: bool = True) -> "MatterSearch":
-        """Lexical index, plus the dense one unless dense=False or $MATTER_ENCODER=off."""
+    def from_catalog(cls, catalog, dense: bool = True, missing=None) -> "MatterSearch":
+        """Lexical index, plus the dense one unless dense=False or $MATTER_ENCODER=off. The matters of
+        catalog/not_in_catalog.yml (or `missing`) are indexed too, to recognise questions about them."""
         from .rerank import build_dense_index, catalog_descriptions
+        from .verdict import load_missing, missing_terms
 
         terms = catalog.terms()
+        missing = load_missing() if missing is None else missing
+        all_terms = terms + missing_terms(missing)
         index = None
         if dense:
             targets = sorted({(kind, code) for kind, code, _, _, _ in terms})
-            index = build_dense_index(terms, catalog_descriptions(catalog, targets))
-        return cls(terms, dense=index)
+            index = build_dense_index(all_terms, catalog_descriptions(catalog, targets))
+        search = cls(all_terms, dense=index)
+        search.missing = missing
+        return search
 
     def __len__(self) -> int:
         return len(self._targets)
+
+    def target(self, code: str) -> Optional[Tuple[str, str]]:
+        """(kind, name) of an indexed target, or None."""
+        return self._targets.get(code)
 
     def scores(self, question: str) -> Dict[str, float]:
         query = Counter(features(question))
@@ -121,9 +132,38 @@ class MatterSearch:
         """How much of the best-matching term of a target the question contains (0..1)."""
         return max((len(term & query_features) / len(term) for term in self._term_features[code]), default=0.0)
 
+    def named_lengths(self, question: str) -> Dict[str, int]:
+        """code -> length of the longest of its terms found whole in the question (targets named verbatim)."""
+        compact = "".join(segments(normalize(question)))
+        found: Dict[str, int] = {}
+        for code, phrases in self._phrases.items():
+            longest = max((len(p) for p, _ in phrases if p in compact), default=0)
+            if longest:
+                found[code] = longest
+        return found
+
+    def question_coverage(self, code: str, query_features: frozenset) -> float:
+        """How much of the question (its character pairs) a target's terms contain (0..1)."""
+        pairs = [f for f in query_features if f.startswith("c:")]
+        if not pairs:
+            return 0.0
+        doc = self._docs.get(code, {})
+        return sum(1 for f in pairs if f in doc) / len(pairs)
+
     def search(self, question: str, top: int = 3, min_score: float = MIN_SCORE,
                min_coverage: float = MIN_COVERAGE, rerank: bool = True) -> List[Candidate]:
         """The best `top` matters and bundles for the question; rerank=False: by words only (for comparison)."""
+        return [c for c in self.rank(question, min_score, min_coverage, rerank) if c.kind != "gap"][:top]
+
+    def judge(self, question: str, top: int = 3, rerank: bool = True):
+        """knowledge.verdict.Verdict: does a catalog matter fit the question, and which."""
+        from .verdict import judge
+
+        return judge(self, question, top=top, rerank=rerank)
+
+    def rank(self, question: str, min_score: float = MIN_SCORE, min_coverage: float = MIN_COVERAGE,
+             rerank: bool = True) -> List[Candidate]:
+        """Every target that scores, best first — matters the catalog lacks (kind "gap") included."""
         query_features = frozenset(features(question))
         lexical = self.scores(question)
         ranked = sorted(lexical.items(), key=lambda item: (-item[1], item[0]))
@@ -139,7 +179,7 @@ class MatterSearch:
                 ranked.pop(0)
         return [Candidate(kind=self._targets[code][0], code=code, name=self._targets[code][1], score=score,
                           lexical=lexical[code], dense=similarity.get(code))
-                for code, score in ranked[:top]]
+                for code, score in ranked]
 
     def _rerank(self, question: str, ranked: List[Tuple[str, float]]):
         """The head of the lexical ranking re-ordered by lexical score plus closeness in meaning.

@@ -4,8 +4,10 @@ Nothing about matters is learnt at training time: the component reads the catalo
 loads the model, so a matter added to the catalog (and loaded) is recognised after a restart, without
 retraining. For every message it
 
-- ranks matters and bundles with `knowledge.MatterSearch` (words, character and syllable pairs, BM25) and
-  puts the ranking in the message as `matter_candidates` (code, name, kind, score) for the actions;
+- ranks matters and bundles with `knowledge.MatterSearch` (words, character and syllable pairs, BM25, then
+  closeness in meaning) and puts the ranking in the message as `matter_candidates` (code, name, kind, score)
+  for the actions, with the verdict on it as `matter_verdict` (knowledge/verdict.py: fit, ambiguous, none or
+  not_in_catalog — then the matter asked about and the related catalog matters to offer);
 - finds where the best candidate is named, with a spaCy PhraseMatcher (blank `zh`, jieba segmenter) over
   the catalog's names, aliases and keywords, and adds a `matter` entity for that span, valued with the code.
 """
@@ -29,6 +31,7 @@ from knowledge.text import normalize
 logger = logging.getLogger(__name__)
 
 CANDIDATES = "matter_candidates"
+VERDICT = "matter_verdict"
 ENTITY = "matter"
 
 
@@ -114,9 +117,12 @@ class CatalogMatterExtractor(GraphComponent, EntityExtractorMixin):
             if not text.strip() or text.startswith("/"):
                 continue
             index = self._catalog_index()
-            candidates = index.search.search(text, top=self._top)
+            verdict = index.search.judge(text, top=self._top)
+            candidates = list(verdict.candidates)
             message.set(CANDIDATES, [c.as_dict() for c in candidates], add_to_output=True)
-            entity = self._entity(index, text, candidates)
+            message.set(VERDICT, verdict.as_dict(), add_to_output=True)
+            # A matter the catalog lacks is named by no catalog entity: its neighbour must not become "the" matter.
+            entity = self._entity(index, text, candidates) if verdict.kind != "not_in_catalog" else None
             if entity:
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
         return messages
