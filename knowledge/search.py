@@ -164,6 +164,11 @@ class MatterSearch:
     def rank(self, question: str, min_score: float = MIN_SCORE, min_coverage: float = MIN_COVERAGE,
              rerank: bool = True) -> List[Candidate]:
         """Every target that scores, best first — matters the catalog lacks (kind "gap") included."""
+        return self.rankings(question, min_score, min_coverage, rerank)[1]
+
+    def rankings(self, question: str, min_score: float = MIN_SCORE, min_coverage: float = MIN_COVERAGE,
+                 rerank: bool = True) -> Tuple[List[Candidate], List[Candidate]]:
+        """(by words only, final) rankings of every target that scores; equal when not re-ranked."""
         query_features = frozenset(features(question))
         lexical = self.scores(question)
         ranked = sorted(lexical.items(), key=lambda item: (-item[1], item[0]))
@@ -172,14 +177,19 @@ class MatterSearch:
         ranked = [(code, score) for code, score in ranked if score >= min_score]
         while ranked and self.coverage(ranked[0][0], query_features) < min_coverage:
             ranked.pop(0)
+        words_only = ranked
         similarity: Dict[str, float] = {}
         if ranked and rerank and self.dense is not None:
             ranked, similarity = self._rerank(question, ranked)
             while ranked and self.coverage(ranked[0][0], query_features) < min_coverage:
                 ranked.pop(0)
-        return [Candidate(kind=self._targets[code][0], code=code, name=self._targets[code][1], score=score,
-                          lexical=lexical[code], dense=similarity.get(code))
-                for code, score in ranked]
+
+        def candidates(rows):
+            return [Candidate(kind=self._targets[code][0], code=code, name=self._targets[code][1], score=score,
+                              lexical=lexical[code], dense=similarity.get(code)) for code, score in rows]
+
+        final = candidates(ranked)
+        return (candidates(words_only) if ranked is not words_only else final), final
 
     def _rerank(self, question: str, ranked: List[Tuple[str, float]]):
         """The head of the lexical ranking re-ordered by lexical score plus closeness in meaning.

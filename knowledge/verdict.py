@@ -96,7 +96,7 @@ def close_candidates(candidates: List[Candidate], ratio: Optional[float] = None)
 def judge(search, question: str, top: int = 3, rerank: bool = True) -> Verdict:
     from .text import features
 
-    ranking = search.rank(question, rerank=rerank)
+    words_only, ranking = search.rankings(question, rerank=rerank)
     catalog = [c for c in ranking if c.kind != GAP]
     if not ranking:
         return Verdict(NONE, "no matter or bundle is named")
@@ -110,11 +110,16 @@ def judge(search, question: str, top: int = 3, rerank: bool = True) -> Verdict:
     if longest_gap[0] > longest_catalog:
         return _missing(search, longest_gap[1], catalog, top, "names {!r} (a longer name than any catalog term "
                                                                 "in the question), which the catalog lacks")
-    if best.kind == GAP:
-        runner_up = catalog[0].score if catalog else 0.0
-        if best.code in named or runner_up < GAP_LEAD * best.score:
-            return _missing(search, best.code, catalog, top, "is about {!r}, which the catalog lacks: it ranks "
-                                                             "above every catalog matter")
+    # A missing matter's texts are short names, so closeness in meaning favours the catalog's longer aliases:
+    # a missing matter that leads by words alone counts as well as one that leads after re-ranking.
+    for order in (ranking, words_only):
+        leader = order[0] if order else None
+        if leader is None or leader.kind != GAP:
+            continue
+        runner_up = next((c.score for c in order if c.kind != GAP), 0.0)
+        if leader.code in named or runner_up < GAP_LEAD * leader.score:
+            return _missing(search, leader.code, catalog, top, "is about {!r}, which the catalog lacks: it ranks "
+                                                               "above every catalog matter")
     if not catalog:
         return Verdict(NONE, "no catalog matter or bundle is named")
     best = catalog[0]

@@ -107,11 +107,12 @@ def test_reranking_adds_at_most_a_few_milliseconds(catalog, search):
     for attempt in range(3):  # the best of three runs: other processes share these cores
         extra = []
         for question in questions:
-            started = time.perf_counter()
+            # CPU time of this process: other sessions share the cores, wall-clock time measures them too.
+            started = time.process_time()
             words_only.search(question + str(attempt))
-            middle = time.perf_counter()
+            middle = time.process_time()
             search.search(question + str(attempt))
-            extra.append((time.perf_counter() - middle) - (middle - started))
+            extra.append((time.process_time() - middle) - (middle - started))
         medians.append(sorted(extra)[len(extra) // 2])
     assert min(medians) < 0.010  # BENCHMARKS.md has p50/p99 from bench.recognition
 
