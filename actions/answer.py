@@ -14,6 +14,7 @@ from . import catalog_access, guide
 from .follow_ups import offer_follow_ups
 from bot.texts.catalog import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
+from .unknown_matter import say_not_in_catalog
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class ActionAnswer(Action):
             return [SlotSet("bundle", resolution.code), SlotSet("aspect", aspect)]
         if resolution.kind == "none":
             return self._without_matter(dispatcher, tracker, fragments, aspect)
+        if resolution.kind == "not_in_catalog":  # a matter the catalog lacks: no neighbour's facts
+            return say_not_in_catalog(dispatcher, fragments, resolution, aspect)
 
         matter = catalog.matter(resolution.code)
         if aspect == "materials":  # the list for the person's situation (情形引导), then the checklist
