@@ -8,7 +8,8 @@ the sparse features and can generalise the aspect (intent) to unseen phrasings.
 
 Only a *sentence* feature is produced (no per-token sequence features): the encoder reads the whole text,
 and DIET combines sentence features of any size with the sparse ones. The component learns nothing, so
-it is registered with `is_trainable=False`; the encoder itself is loaded once per process, on first use.
+it is registered with `is_trainable=False`; the encoder is loaded once per process, when the component is
+created (training, or the Rasa server loading the model).
 """
 from __future__ import annotations
 
@@ -67,6 +68,9 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
         self._batch_size = int(config.get("batch_size", 64))
+        from knowledge import encoder
+
+        encoder.warm_up()  # when the model loads (about 2 s), not during the first person's question
 
     @staticmethod
     def _featurizable(message: Message) -> bool:
