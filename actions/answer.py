@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge.views import BundleView, MatterView
 
-from . import catalog_access, guide
+from . import catalog_access, guide, understanding
 from .follow_ups import offer_follow_ups
 from bot.texts.catalog import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
@@ -19,6 +19,7 @@ from .unknown_matter import say_not_in_catalog
 logger = logging.getLogger(__name__)
 
 INTENT_ASPECT = {f"ask_{aspect}": aspect for aspect in ASPECTS}
+INTENT_ASPECT[understanding.POLICY_INTENT] = understanding.POLICY_AMOUNT
 OVERVIEW = "overview"
 # Answers after which a matter's bundles and related matters are offered (not after "在哪办", "多久");
 # the materials list offers them itself, after the situation questions (actions/guide.py).
@@ -50,6 +51,7 @@ class ActionAnswer(Action):
                                      buttons=[matter_button(c.code, c.name) for c in resolution.candidates])
             return [SlotSet("aspect", aspect)]
         if resolution.kind == "bundle":
+            understanding.note_elsewhere(dispatcher, tracker, catalog.hall())
             self._answer_bundle(dispatcher, fragments, catalog.bundle(resolution.code))
             return [SlotSet("bundle", resolution.code), SlotSet("aspect", aspect)]
         if resolution.kind == "none":
@@ -58,12 +60,34 @@ class ActionAnswer(Action):
             return say_not_in_catalog(dispatcher, fragments, resolution, aspect)
 
         matter = catalog.matter(resolution.code)
+        understanding.note_elsewhere(dispatcher, tracker, catalog.hall())
+        aspects = understanding.answer_order(tracker, aspect)
+        if len(aspects) > 1:
+            return self._answer_several(dispatcher, tracker, fragments, matter, aspects)
         if aspect == "materials":  # the list for the person's situation (情形引导), then the checklist
             return [SlotSet("aspect", aspect)] + guide.materials(dispatcher, tracker, fragments, matter)
         self._answer(dispatcher, fragments, matter, aspect)
         if aspect in FOLLOW_UP_ASPECTS:
             offer_follow_ups(dispatcher, fragments, matter, seen_bundle=tracker.get_slot("bundle"))
         return [SlotSet("matter", matter.code), SlotSet("aspect", aspect)]
+
+    def _answer_several(self, dispatcher: CollectingDispatcher, tracker: Tracker, f: Fragments, matter: MatterView,
+                        aspects: List[str]) -> List[Dict]:
+        """Two or more aspects in one message: each answer, in the order asked. When the material list must
+        wait for situation questions, the other answers come first and the questions last."""
+        if "materials" in aspects and guide.list_needs_questions(tracker, matter):
+            aspects = [a for a in aspects if a != "materials"] + ["materials"]
+        events: List[Dict] = [SlotSet("matter", matter.code)]
+        answers = []  # this action's own answers (the material list keeps its follow-ups and checklist offer)
+        for aspect in aspects:
+            if aspect == "materials":
+                events += guide.materials(dispatcher, tracker, f, matter)
+            else:
+                first = len(dispatcher.messages)
+                self._answer(dispatcher, f, matter, aspect)
+                answers += dispatcher.messages[first:]
+        understanding.tidy_buttons(answers, aspects)
+        return [SlotSet("aspect", aspects[-1])] + events
 
     def _answer_bundle(self, dispatcher: CollectingDispatcher, f: Fragments, bundle: BundleView) -> None:
         materials = f.bundle_material_lines(bundle)
@@ -75,6 +99,9 @@ class ActionAnswer(Action):
 
     def _without_matter(self, dispatcher, tracker, fragments, aspect) -> List[Dict]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if aspect == understanding.POLICY_AMOUNT:
+            understanding.policy_amount_without_matter(dispatcher, fragments, catalog_access.catalog().hall())
+            return [SlotSet("aspect", aspect)]
         if aspect in ("hours", "location"):
             hall = catalog_access.catalog().hall()
             response = "utter_hall_hours" if aspect == "hours" else "utter_hall_location"
@@ -124,6 +151,8 @@ class ActionAnswer(Action):
         elif aspect == "online":
             dispatcher.utter_message(response="utter_online", matter_name=name, online=f.online(matter),
                                      buttons=buttons)
+        elif aspect == understanding.POLICY_AMOUNT:
+            understanding.answer_policy_amount(dispatcher, f, matter, place, phone, buttons)
         elif aspect == "hours":
             dispatcher.utter_message(response="utter_hours", matter_name=name, hours=matter.hours or hall.hours,
                                      place=place, buttons=buttons)

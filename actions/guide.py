@@ -186,6 +186,12 @@ def materials(dispatcher: CollectingDispatcher, tracker: Tracker, fragments: Fra
     return begin(dispatcher, tracker, fragments, matter, answers)
 
 
+def list_needs_questions(tracker: Tracker, matter: MatterView) -> bool:
+    """Whether `materials()` would ask situation questions before the list (rather than give it now)."""
+    answers = valid_answers(matter, {**stored_answers(tracker, matter), **hints(tracker, matter)})
+    return bool(pending_questions(matter, answers))
+
+
 def _current_matter(tracker: Tracker) -> Optional[MatterView]:
     code = tracker.get_slot("matter")
     return catalog_access.catalog().matter(code) if code else None

@@ -7,6 +7,11 @@ Starts the whole stack on free ports (as `make run` does, with a fresh catalog d
 - materials: a colloquial materials question, answered by action_answer (search + catalog + rendering);
 - follow-up: "那要多久？" resolved from the conversation's matter.
 Prints p50/p99 in milliseconds and each case's p50 as a ratio to the baseline's.
+
+    .venv/bin/python -m bench.turn_latency --models models/baseline.tar.gz models/assistant.tar.gz
+
+times the same cases with each model in turn (one stack after the other, same catalog, same run) and
+prints each case's p50 as a ratio to the first model's: the cost of new NLU components against today's.
 """
 from __future__ import annotations
 
@@ -53,29 +58,46 @@ def time_case(rasa_url: str, messages, turns: int):
     return timings
 
 
+def run_stack(tmp: str, url: str, turns: int, model: Path = None):
+    env = dict(os.environ)
+    if model is not None:  # Rasa loads the newest model of MODEL_DIR: give it a folder with only this one
+        model_dir = Path(tempfile.mkdtemp(dir=tmp))
+        (model_dir / model.name).symlink_to(model.resolve())
+        env["MODEL_DIR"] = str(model_dir)
+    rasa_port, action_port, web_port = free_ports(3)
+    settings = Settings.from_env(dict(env, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
+                                      WEB_PORT=str(web_port), DATABASE_URL=url, LOG_DIR=tmp))
+    stack = Stack(settings)
+    stack.start()
+    try:
+        for _, messages in CASES:  # warm-up: first calls load jieba, TensorFlow graphs, DB connections
+            time_case(settings.rasa_url, messages, 5)
+        return [(name, time_case(settings.rasa_url, messages, turns)) for name, messages in CASES]
+    finally:
+        stack.stop()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--models", type=Path, nargs="+", help="model files to compare (the first is the reference)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'catalog.sqlite3'}"
         subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True)
-        rasa_port, action_port, web_port = free_ports(3)
-        settings = Settings.from_env(dict(os.environ, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-                                          WEB_PORT=str(web_port), DATABASE_URL=url, LOG_DIR=tmp))
-        stack = Stack(settings)
-        stack.start()
-        try:
-            for _, messages in CASES:  # warm-up: first calls load jieba, TensorFlow graphs, DB connections
-                time_case(settings.rasa_url, messages, 5)
-            results = [(name, time_case(settings.rasa_url, messages, args.turns)) for name, messages in CASES]
-        finally:
-            stack.stop()
-    base = statistics.median(results[0][1])
-    print(f"{'case':32} {'turns':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 / baseline':>15}")
-    for name, timings in results:
-        p50 = statistics.median(timings)
-        print(f"{name:32} {len(timings):6d} {p50:8.1f} {percentile(timings, 0.99):8.1f} {p50 / base:15.2f}")
+        runs = [(str(m), run_stack(tmp, url, args.turns, m)) for m in args.models] if args.models \
+            else [("", run_stack(tmp, url, args.turns))]
+    reference = {name: statistics.median(timings) for name, timings in runs[0][1]}
+    for model, results in runs:
+        if model:
+            print(f"\nmodel: {model}")
+        base = statistics.median(results[0][1])
+        header = f"{'case':32} {'turns':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 / baseline':>15}"
+        print(header + (f" {'p50 / first model':>18}" if len(runs) > 1 else ""))
+        for name, timings in results:
+            p50 = statistics.median(timings)
+            line = f"{name:32} {len(timings):6d} {p50:8.1f} {percentile(timings, 0.99):8.1f} {p50 / base:15.2f}"
+            print(line + (f" {p50 / reference[name]:18.2f}" if len(runs) > 1 else ""))
     return 0
 
 

@@ -1,0 +1,240 @@
+"""Issue #16 understanding: two aspects in one message, policy amounts, another place or year (actions on tracker
+snapshots against the fixture catalog), and the NLU components behind them (AspectCueDetector,
+SentenceEncoderFeaturizer) and knowledge.elsewhere."""
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import ActionAnswer, catalog_access
+from bot.nlu.aspect_cues import AspectCueDetector, asked_aspects
+from knowledge import make_engine
+from knowledge.elsewhere import find_elsewhere
+from knowledge.loader import load
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+FIXTURE_CATALOG = Path(__file__).parent / "fixtures" / "catalog"
+
+
+def _load_catalog(directory: Path, tmp_path: Path, monkeypatch) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    load(make_engine(url), directory)
+    monkeypatch.setenv("DATABASE_URL", url)
+    catalog_access.reset()
+
+
+@pytest.fixture
+def fixture_catalog(tmp_path, monkeypatch):
+    _load_catalog(FIXTURE_CATALOG, tmp_path, monkeypatch)
+    yield
+    catalog_access.reset()
+
+
+@pytest.fixture
+def catalog_with_a_recorded_fee(tmp_path, monkeypatch):
+    """The fixture catalog, with a fee amount and its basis recorded for 食品经营许可."""
+    target = tmp_path / "catalog"
+    shutil.copytree(FIXTURE_CATALOG, target)
+    for path in (target / "matters").glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for matter in data.get("matters", []):
+            if matter["code"] == "T-SP-XK":
+                matter["fee"] = {"free": False, "amount": "每件80元", "basis": "测试收费文件"}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    _load_catalog(target, tmp_path, monkeypatch)
+    yield
+    catalog_access.reset()
+
+
+def snapshot(name: str) -> Tracker:
+    return Tracker.from_dict(json.loads((Path(__file__).parent / "trackers" / name).read_text(encoding="utf-8")))
+
+
+def run(name):
+    dispatcher = CollectingDispatcher()
+    events = ActionAnswer().run(dispatcher, snapshot(name), DOMAIN)
+    return dispatcher.messages, events
+
+
+def rendered(message) -> str:
+    template = DOMAIN["responses"][message["response"]][0]["text"]
+    return template.format(**{k: v for k, v in message.items() if k not in ("response", "buttons")})
+
+
+# ---- two aspects in one message -------------------------------------------------------------------------
+
+def test_procedure_and_time_limit_are_both_answered_in_the_order_asked(fixture_catalog):
+    messages, events = run("two_aspects_procedure_time.json")
+    assert [m["response"] for m in messages] == ["utter_procedure", "utter_time_limit"]
+    assert "1. 申请：提交材料" in rendered(messages[0])
+    assert "法定办结时限15个工作日" in rendered(messages[1])
+    # Buttons once, under the last answer, without the two aspects just answered.
+    assert messages[0]["buttons"] == []
+    payloads = [b["payload"] for b in messages[1]["buttons"]]
+    assert payloads and not [p for p in payloads if p.startswith(("/ask_procedure", "/ask_time_limit"))]
+    assert events == [SlotSet("aspect", "time_limit"), SlotSet("matter", "T-GT-SL")]
+
+
+def test_materials_that_need_situation_questions_come_after_the_other_answer(fixture_catalog):
+    messages, events = run("two_aspects_materials_time.json")
+    # The list waits for the situation question (asked by the form after this action), so the time limit first.
+    assert [m["response"] for m in messages] == ["utter_time_limit", "utter_situation_intro"]
+    assert ActiveLoop("situation_form") in events and SlotSet("matter", "T-GT-SL") in events
+
+
+def test_location_then_unknown_fee_in_the_order_asked(fixture_catalog):
+    messages, _ = run("two_aspects_fee_location.json")
+    assert [m["response"] for m in messages] == ["utter_location", "utter_unknown_fact"]
+    assert "收费标准" in rendered(messages[1]) and "暂时没有登记" in rendered(messages[1])
+
+
+def test_a_single_aspect_message_is_answered_once(fixture_catalog):
+    dispatcher = CollectingDispatcher()
+    ActionAnswer().run(dispatcher, snapshot("procedure.json"), DOMAIN)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_procedure"]
+
+
+# ---- policy amounts and standards ---------------------------------------------------------------------
+
+def test_policy_amount_names_the_matter_says_it_is_not_held_and_where_to_ask(fixture_catalog):
+    messages, events = run("policy_amount_named.json")
+    assert [m["response"] for m in messages] == ["utter_policy_amount"]
+    text = rendered(messages[0])
+    assert "食品经营许可" in text and "现行政策" in text and "没有登记" in text
+    assert "2F企业服务区，A01-A02号窗口" in text and "0000-1" in text and "转人工" in text
+    assert {"title": "转人工", "payload": "/request_human"} in messages[0]["buttons"]
+    assert events == [SlotSet("matter", "T-SP-XK"), SlotSet("aspect", "policy_amount")]
+
+
+def test_policy_amount_gives_the_fee_the_catalog_records_with_its_basis(catalog_with_a_recorded_fee):
+    messages, _ = run("policy_amount_named.json")
+    assert [m["response"] for m in messages] == ["utter_policy_amount_recorded"]
+    text = rendered(messages[0])
+    assert "每件80元" in text and "测试收费文件" in text and "现行政策" in text
+
+
+def test_policy_amount_without_a_matter_still_says_where_to_ask(fixture_catalog):
+    messages, events = run("policy_amount_no_matter.json")
+    # An old year is no note here: nothing of this hall is stated as the answer.
+    assert [m["response"] for m in messages] == ["utter_policy_amount_no_matter"]
+    assert "0000-1234567" in rendered(messages[0]) and "转人工" in rendered(messages[0])
+    assert events == [SlotSet("aspect", "policy_amount")]
+
+
+# ---- another place, an earlier year --------------------------------------------------------------------
+
+def test_another_city_is_answered_for_this_hall_and_says_so_once(fixture_catalog):
+    messages, _ = run("other_city_conditions.json")
+    assert [m["response"] for m in messages] == ["utter_elsewhere_place", "utter_conditions"]
+    assert rendered(messages[0]).startswith("以下是本市政务服务大厅的办理要求") and "北京" in rendered(messages[0])
+
+
+def test_an_old_year_is_answered_with_the_current_rules_and_says_so(fixture_catalog):
+    messages, _ = run("old_year_procedure.json")
+    assert [m["response"] for m in messages] == ["utter_elsewhere_year", "utter_procedure"]
+    assert "2021年" in rendered(messages[0]) and "现行" in rendered(messages[0])
+
+
+def test_no_note_without_another_place_or_year(fixture_catalog):
+    dispatcher = CollectingDispatcher()
+    ActionAnswer().run(dispatcher, snapshot("conditions.json"), DOMAIN)
+    assert not [m for m in dispatcher.messages if m["response"].startswith("utter_elsewhere")]
+
+
+@pytest.mark.parametrize("text, place, year", [
+    ("陕西省住房公积金个人提取条件是什么", "陕西省", None),
+    ("2024年护照换新政策山东", "山东", 2024),
+    ("石家庄网约车营运证", "石家庄", None),
+    ("2021年生二胎补贴", None, 2021),
+    ("北京", "北京", None),
+])
+def test_find_elsewhere(text, place, year):
+    found = find_elsewhere(text, ["测试市政务服务大厅"], today=date(2026, 12, 7))
+    assert (found.place, found.year) == (place, year)
+
+
+@pytest.mark.parametrize("text", ["补贴2000元吗", "拨打12345", "2026年新政", "公积金跨市转移", "营业执照在哪办",
+                                  "超市营业执照"])
+def test_no_elsewhere(text):
+    assert find_elsewhere(text, [], today=date(2026, 12, 7)) is None
+
+
+def test_the_halls_own_city_is_not_elsewhere():
+    assert find_elsewhere("石家庄公积金提取", ["石家庄市政务服务大厅"], today=date(2026, 12, 7)) is None
+
+
+# ---- AspectCueDetector ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, intent, expected", [
+    ("流程是怎样的？一般要多久？", "ask_procedure", ["ask_procedure", "ask_time_limit"]),
+    ("要带什么材料，多久能办好", "ask_materials", ["ask_materials", "ask_time_limit"]),
+    ("要带什么材料，多久能办好", "ask_time_limit", ["ask_materials", "ask_time_limit"]),
+    ("身份证换证流程及费用", "ask_procedure", ["ask_procedure", "ask_fee"]),
+    ("失业金领取条件及标准", "ask_conditions", ["ask_conditions", "ask_policy_amount"]),
+    ("公积金提取要多久", "ask_time_limit", []),
+    ("网上申请要多久能拿到", "ask_time_limit", []),
+    ("翻了好几天都没找着，户口本补办怎么弄", "ask_procedure", []),
+    ("要带什么材料，多久能办好", "inform_have", []),  # not an aspect intent: left alone
+    ("要带什么材料，多久能办好", "ask_fee", []),  # DIET's intent is not among the cues: no guess
+])
+def test_asked_aspects(text, intent, expected):
+    assert asked_aspects(text, intent) == expected
+
+
+def test_the_detector_adds_aspects_to_the_parse_only_for_several():
+    detector = AspectCueDetector.create({}, None, None, None)
+    several = Message(data={TEXT: "流程是怎样的？一般要多久？", "intent": {"name": "ask_procedure", "confidence": 0.9}})
+    one = Message(data={TEXT: "流程是怎样的", "intent": {"name": "ask_procedure", "confidence": 0.9}})
+    detector.process([several, one])
+    assert several.get("aspects") == ["ask_procedure", "ask_time_limit"]
+    assert "aspects" in several.as_dict(only_output_properties=True)
+    assert one.get("aspects") is None
+
+
+# ---- SentenceEncoderFeaturizer --------------------------------------------------------------------------
+
+class _Context:
+    node_name = "SentenceEncoderFeaturizer"
+
+
+def _featurizer():
+    from bot.nlu.sentence_features import SentenceEncoderFeaturizer
+
+    config = {**SentenceEncoderFeaturizer.get_default_config(), "batch_size": 2}
+    return SentenceEncoderFeaturizer.create(config, None, None, _Context())
+
+
+def _sentence_vector(message: Message) -> np.ndarray:
+    sequence, sentence = message.get_dense_features(TEXT, [])
+    assert sequence is None  # the encoder reads the whole text: no per-token features
+    return sentence.features[0]
+
+
+def test_featurizer_adds_one_normalised_sentence_vector_that_carries_meaning():
+    texts = ["失业金多久能到账", "失业保险金几天能打到卡上", "大厅周六上班吗"]
+    messages = _featurizer().process([Message(data={TEXT: t}) for t in texts])
+    vectors = [_sentence_vector(m) for m in messages]
+    assert all(v.shape == (512,) for v in vectors)
+    assert all(abs(float(np.linalg.norm(v)) - 1.0) < 1e-4 for v in vectors)
+    # Same question in other words is closer than a different question.
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+
+
+def test_featurizer_featurizes_training_data_in_batches_and_skips_empty_texts():
+    examples = [Message(data={TEXT: t, "intent": "ask_time_limit"}) for t in ("要多久", "几天办好", "多久到账")]
+    empty = Message(data={TEXT: "", "intent": "greet"})
+    data = TrainingData(training_examples=examples + [empty])
+    _featurizer().process_training_data(data)
+    assert all(_sentence_vector(m).shape == (512,) for m in examples)
+    assert empty.get_dense_features(TEXT, []) == (None, None)
