@@ -1,7 +1,7 @@
 """Command line: load, check and search the catalog.
 
     python -m knowledge load [--database-url URL]
-    python -m knowledge check
+    python -m knowledge check [--facts]
     python -m knowledge search "公积金怎么取" --top 3 --json
     python -m knowledge search --batch --top 3 < questions.txt
 """
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .db import default_database_url, make_engine
+from .facts import check_facts
 from .loader import CATALOG_DIR, load, read_catalog
 from . import open_catalog
 from .schema import CatalogError
@@ -40,7 +41,9 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("load", parents=[common], help="validate the catalog files and load them into the database")
-    sub.add_parser("check", parents=[common], help="validate the catalog files only")
+    check = sub.add_parser("check", parents=[common], help="validate the catalog files only")
+    check.add_argument("--facts", action="store_true",
+                       help="also check that every legal fact is verified against instruments.yml (knowledge.facts)")
     search = sub.add_parser("search", parents=[common], help="rank matters for a question")
     search.add_argument("question", nargs="?")
     search.add_argument("--top", type=int, default=3)
@@ -56,6 +59,10 @@ def main(argv=None) -> int:
             situated = sum(1 for m in records.matters if m.situations)
             print(f"catalog ok: {len(records.matters)} matters ({situated} with situations), "
                   f"{len(records.bundles)} bundles")
+            if args.facts:
+                report = check_facts(records)
+                print("\n".join(report.lines()))
+                return 0 if report.ok else 1
         elif args.command == "load":
             records = load(make_engine(url), catalog_dir)
             print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")

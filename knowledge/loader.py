@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from . import models
 from .text import normalize
 from .schema import (CatalogError, CatalogIssue, CatalogRecords, Reader, read_bundle, read_department,
-                     read_hall, read_location, read_matter)
+                     read_hall, read_instrument, read_location, read_matter)
 from .situations import WORDS_FILE, parse_situation_words, situation_word_issues
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
@@ -89,6 +89,16 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
             issues.append(CatalogIssue(ambiguous_path.name, "", "ambiguous_terms", "must be a list of texts"))
         else:
             records.ambiguous_terms = terms
+
+    instruments_path = directory / "instruments.yml"
+    if instruments_path.exists():
+        data = _parse_yaml(instruments_path, issues, instruments_path.name)
+        for i, raw in enumerate(_records_of(data, "instruments", instruments_path, issues)):
+            label = raw.get("title") if isinstance(raw, dict) and raw.get("title") else f"instruments[{i}]"
+            records.instruments.append(read_instrument(Reader(issues, instruments_path.name, str(label), raw)))
+        names = [n for x in records.instruments for n in x.names() if n]
+        for name in _duplicates(names):
+            issues.append(CatalogIssue(instruments_path.name, name, "title", "names two instruments (or is listed twice)"))
 
     words_path = directory / WORDS_FILE.name
     if words_path.exists():
