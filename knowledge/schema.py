@@ -326,6 +326,11 @@ def is_date(value: str) -> bool:
     return bool(re.match(r"^\d{4}-\d{2}(-\d{2})?$", value))
 
 
+def is_version(value: str) -> bool:
+    """The date of an instrument's version: YYYY-MM-DD, or YYYY-MM / YYYY when only that much is known."""
+    return bool(re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", value))
+
+
 def read_hall(r: Reader) -> HallRecord:
     return HallRecord(
         name=r.text("name"), city=r.text("city"), address=r.text("address", False),
@@ -440,7 +445,7 @@ def read_matter(r: Reader, file: str) -> MatterRecord:
 
 def _citation(r: Reader, cls=CitationRecord, **extra) -> CitationRecord:
     return cls(instrument=r.text("instrument"), article=r.text("article", False),
-               version=r.text("version", False, is_date, "YYYY-MM-DD"),
+               version=r.text("version", False, is_version, "YYYY-MM-DD (or YYYY-MM, YYYY)"),
                checked=r.text("checked", False, is_date, "YYYY-MM-DD"), **extra)
 
 
@@ -511,7 +516,8 @@ def read_instrument(r: Reader) -> InstrumentRecord:
         title=title, short=r.texts("short"),
         kind=r.text("kind", check=lambda v: v in INSTRUMENT_KINDS, hint="one of " + "、".join(sorted(INSTRUMENT_KINDS))),
         issuer=r.text("issuer", False), number=r.text("number", False),
-        version=r.text("version", check=is_date, hint="YYYY-MM-DD"), version_note=r.text("version_note", False),
+        version=r.text("version", check=is_version, hint="YYYY-MM-DD (or YYYY-MM, YYYY)"),
+        version_note=r.text("version_note", False),
         in_force=r.text("in_force", False, is_date, "YYYY-MM-DD"),
         url=r.text("url", False, is_url, "must start with http(s)://"),
         checked=r.text("checked", False, is_date, "YYYY-MM-DD"), note=r.text("note", False))
