@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))  # the WeChat stand-ins the tests u
 
 from bot.run import Stack, free_ports  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from wechat_support import (AES_KEY, APPID, SECRET, TOKEN, WeChatServer, WeChatStandIn,  # noqa: E402
+from support.wechat import (AES_KEY, APPID, SECRET, TOKEN, WeChatServer, WeChatStandIn,  # noqa: E402
                             new_openid)
 
 
