@@ -1,5 +1,5 @@
-"""Console features against our real web app, in-process (the fast layer): transfer to a queue or a helper (the person is told), internal
-notes (never shown to the person), position updates, the dashboard, the rating hook."""
+"""Console features against our real web app, in-process (the fast layer): transfer to a queue or a helper (the
+person is told), internal notes (never shown to the person), position updates, the dashboard, the rating hook."""
 from __future__ import annotations
 
 import re
