@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `pytest tests` from anywhere still imports bot/
 
+from bot.settings import Settings  # noqa: E402
 from bot.supervisor import free_ports  # noqa: E402
 from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack, running_web_server  # noqa: E402
 
@@ -60,6 +63,35 @@ def live_stack(tmp_path_factory, catalog_database_url, trained_model):
         settings = stack.settings
         yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
                         settings=settings, log_dir=log_dir, stack=stack)
+
+
+@dataclass(frozen=True)
+class WebAlone:
+    web_url: str
+    settings: Settings
+
+
+@pytest_asyncio.fixture
+async def web_alone(catalog_database_url):
+    """Our real web app (page, console, internal handoff API) in this test's event loop, on free ports, with the
+    session's catalog database and no Rasa: the fast layer for the console's access rules and handoff flows."""
+    import secrets
+
+    from aiohttp.test_utils import TestServer
+
+    from bot.web import create_app
+
+    handoff_port, web_port, dead_rasa = free_ports(3)
+    settings = Settings.from_env({
+        "DATABASE_URL": catalog_database_url, "HANDOFF_CONFIG": str(REPO_ROOT / "tests" / "fixtures" / "handoff.yml"),
+        "HANDOFF_PORT": str(handoff_port), "HANDOFF_SECRET": secrets.token_urlsafe(24), "WEB_PORT": str(web_port),
+        "RASA_PORT": str(dead_rasa)})
+    server = TestServer(create_app(settings), host="127.0.0.1", port=web_port)
+    await server.start_server()
+    try:
+        yield WebAlone(web_url=settings.web_url, settings=settings)
+    finally:
+        await server.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Console security against the real web server: no access without login (every endpoint and the WebSocket),
+"""Console security against our real web app, in-process (the fast layer): no access without login (every endpoint and the WebSocket),
 CSRF on every POST, session cookies, login throttling, a helper sees only their queues, racing claims."""
 from __future__ import annotations
 
@@ -44,18 +44,18 @@ def concrete(path: str, ticket_id: int) -> str:
     return path.replace("{ticket_id}", str(ticket_id))
 
 
-async def on_duty(live_stack, account) -> Console:
+async def on_duty(web_alone, account) -> Console:
     """A helper with an open console (so tickets of their queue wait live)."""
-    console = Console(live_stack.web_url)
+    console = Console(web_alone.web_url)
     assert await console.login(account) == 200
     await console.connect()
     return console
 
 
-async def test_every_console_endpoint_refuses_without_a_session(live_stack, accounts):
+async def test_every_console_endpoint_refuses_without_a_session(web_alone, accounts):
     person = new_sender()
-    duty = await on_duty(live_stack, accounts["qykb2"])
-    ticket = await open_ticket(live_stack.settings, person, matter="SCJG-QY-SL")
+    duty = await on_duty(web_alone, accounts["qykb2"])
+    ticket = await open_ticket(web_alone.settings, person, matter="SCJG-QY-SL")
     await duty.close()
     routes = [r for r in console_routes() if r not in PUBLIC]
     assert len(routes) >= 18, routes  # the list really comes from the app
@@ -64,9 +64,9 @@ async def test_every_console_endpoint_refuses_without_a_session(live_stack, acco
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as session:
             if cookie is not None:
-                jar.update_cookies({"sqfd_console": cookie}, response_url=aiohttp.client.URL(live_stack.web_url))
+                jar.update_cookies({"sqfd_console": cookie}, response_url=aiohttp.client.URL(web_alone.web_url))
             for method, path in routes:
-                url = live_stack.web_url + concrete(path, ticket["ticket_id"])
+                url = web_alone.web_url + concrete(path, ticket["ticket_id"])
                 if path == "/console/ws":
                     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                         await session.ws_connect(url)
@@ -80,7 +80,7 @@ async def test_every_console_endpoint_refuses_without_a_session(live_stack, acco
                         assert resp.status == 401, (method, path, resp.status)
                     assert person[:4] + "****" not in body and "SCJG" not in body
     # Nothing was done by those calls.
-    boss = Console(live_stack.web_url)
+    boss = Console(web_alone.web_url)
     try:
         await boss.login(accounts["boss"])
         data = await (await boss.get(f"/console/api/tickets/{ticket['ticket_id']}")).json()
@@ -90,9 +90,9 @@ async def test_every_console_endpoint_refuses_without_a_session(live_stack, acco
         await boss.close()
 
 
-async def test_posts_need_the_csrf_token_and_the_socket_our_origin(live_stack, accounts):
-    console = await on_duty(live_stack, accounts["qykb"])
-    ticket = await open_ticket(live_stack.settings, new_sender(), matter="SCJG-QY-SL")
+async def test_posts_need_the_csrf_token_and_the_socket_our_origin(web_alone, accounts):
+    console = await on_duty(web_alone, accounts["qykb"])
+    ticket = await open_ticket(web_alone.settings, new_sender(), matter="SCJG-QY-SL")
     try:
         assert console.csrf
         path = f"/console/tickets/{ticket['ticket_id']}"
@@ -104,9 +104,9 @@ async def test_posts_need_the_csrf_token_and_the_socket_our_origin(live_stack, a
 
         evil = {"Origin": "http://evil.example"}
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await console.session.ws_connect(f"{live_stack.web_url}/console/ws", headers=evil)
+            await console.session.ws_connect(f"{web_alone.web_url}/console/ws", headers=evil)
         assert refused.value.status == 403
-        async with console.session.post(f"{live_stack.web_url}{path}/messages", json={"text": "x"},
+        async with console.session.post(f"{web_alone.web_url}{path}/messages", json={"text": "x"},
                                         headers={**evil, "X-CSRF-Token": console.csrf}) as resp:
             assert resp.status == 403
 
@@ -122,9 +122,9 @@ async def test_posts_need_the_csrf_token_and_the_socket_our_origin(live_stack, a
         await console.close()
 
 
-async def test_login_cookie_flags_wrong_password_and_throttling(live_stack, accounts):
+async def test_login_cookie_flags_wrong_password_and_throttling(web_alone, accounts):
     account = accounts["throttled"]
-    login_url = f"{live_stack.web_url}/console/login"
+    login_url = f"{web_alone.web_url}/console/login"
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
 
         async def attempt(password: str, token_override=None, username=None):
@@ -152,15 +152,15 @@ async def test_login_cookie_flags_wrong_password_and_throttling(live_stack, acco
         assert (await attempt(account["password"], username=account["username"].upper()))[0] == 429
 
 
-async def test_a_helper_sees_only_their_queues_and_a_supervisor_all(live_stack, accounts):
-    consoles = {name: Console(live_stack.web_url) for name in ("qykb", "minsheng", "boss")}
+async def test_a_helper_sees_only_their_queues_and_a_supervisor_all(web_alone, accounts):
+    consoles = {name: Console(web_alone.web_url) for name in ("qykb", "minsheng", "boss")}
     try:
         sockets = {}
         for name, console in consoles.items():
             await console.login(accounts[name])
             sockets[name] = await console.connect()
         sender = new_sender()
-        ticket = await open_ticket(live_stack.settings, sender, matter="GJJ-TQ")  # 住房公积金提取 -> 民生
+        ticket = await open_ticket(web_alone.settings, sender, matter="GJJ-TQ")  # 住房公积金提取 -> 民生
         assert ticket["queue"] == "minsheng"
         tid = ticket["ticket_id"]
         for name in ("minsheng", "boss"):
@@ -185,10 +185,10 @@ async def test_a_helper_sees_only_their_queues_and_a_supervisor_all(live_stack, 
             await console.close()
 
 
-async def test_two_helpers_racing_to_claim_never_both_win(live_stack, accounts):
-    first, second = await on_duty(live_stack, accounts["qykb"]), await on_duty(live_stack, accounts["qykb2"])
+async def test_two_helpers_racing_to_claim_never_both_win(web_alone, accounts):
+    first, second = await on_duty(web_alone, accounts["qykb"]), await on_duty(web_alone, accounts["qykb2"])
     try:
-        tickets = [await open_ticket(live_stack.settings, new_sender(), matter="SCJG-GT-SL") for _ in range(8)]
+        tickets = [await open_ticket(web_alone.settings, new_sender(), matter="SCJG-GT-SL") for _ in range(8)]
         for ticket in tickets:
             path = f"/console/tickets/{ticket['ticket_id']}/claim"
             (s1, d1), (s2, d2) = await asyncio.gather(first.post_json(path), second.post_json(path))
@@ -204,13 +204,13 @@ async def test_two_helpers_racing_to_claim_never_both_win(live_stack, accounts):
         await second.close()
 
 
-async def test_person_markup_is_text_in_the_console(live_stack, accounts):
+async def test_person_markup_is_text_in_the_console(web_alone, accounts):
     """Markup from a person reaches the console escaped (server HTML) and as JSON text (live)."""
-    console, person = await on_duty(live_stack, accounts["qykb"]), Person(live_stack.web_url)
+    console, person = await on_duty(web_alone, accounts["qykb"]), Person(web_alone.web_url)
     attack = '<script>alert(1)</script><img src=x onerror=alert(2)>'
     try:
         board = console.socket
-        ticket = await open_ticket(live_stack.settings, person.sender, matter="SCJG-QY-SL", problem=attack)
+        ticket = await open_ticket(web_alone.settings, person.sender, matter="SCJG-QY-SL", problem=attack)
         tid = ticket["ticket_id"]
         await console.post_json(f"/console/tickets/{tid}/claim")
         assert (await person.say(attack))["messages"] == []

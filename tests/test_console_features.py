@@ -1,5 +1,5 @@
-"""Console features against the real servers: transfer to a queue or a helper (the person is told), internal
-notes (never shown to the person), position updates, the dashboard, the rating hook."""
+"""Console features against our real web app, in-process (the fast layer): transfer to a queue or a helper (the
+person is told), internal notes (never shown to the person), position updates, the dashboard, the rating hook."""
 from __future__ import annotations
 
 import re
@@ -22,19 +22,19 @@ def accounts(catalog_database_url):
     }
 
 
-async def on_duty(live_stack, account) -> Console:
-    console = Console(live_stack.web_url)
+async def on_duty(web_alone, account) -> Console:
+    console = Console(web_alone.web_url)
     assert await console.login(account) == 200
     await console.connect()
     return console
 
 
-async def test_transfer_to_a_queue_then_to_a_helper_and_the_person_is_told(live_stack, accounts):
-    sbyb, sbyb2, ms = [await on_duty(live_stack, accounts[n]) for n in ("sbyb", "sbyb2", "minsheng")]
-    person = Person(live_stack.web_url)
+async def test_transfer_to_a_queue_then_to_a_helper_and_the_person_is_told(web_alone, accounts):
+    sbyb, sbyb2, ms = [await on_duty(web_alone, accounts[n]) for n in ("sbyb", "sbyb2", "minsheng")]
+    person = Person(web_alone.web_url)
     try:
         page = await person.connect()
-        ticket = await open_ticket(live_stack.settings, person.sender, matter="RSJ-SBK-BH")
+        ticket = await open_ticket(web_alone.settings, person.sender, matter="RSJ-SBK-BH")
         tid = ticket["ticket_id"]
         assert ticket["queue"] == "sbyb"
         await sbyb.post_json(f"/console/tickets/{tid}/claim")
@@ -52,7 +52,7 @@ async def test_transfer_to_a_queue_then_to_a_helper_and_the_person_is_told(live_
         assert (await sbyb.get(f"/console/api/tickets/{tid}")).status == 404
 
         await ms.post_json(f"/console/tickets/{tid}/claim")
-        target = [h for h in await _helpers(accounts["boss"], live_stack) if h["name"] == "褚保"][0]
+        target = [h for h in await _helpers(accounts["boss"], web_alone) if h["name"] == "褚保"][0]
         resp = await ms.post_form(f"/console/tickets/{tid}/transfer", {"helper": str(target["id"])})
         assert resp.status == 303
         await sbyb2.socket.wait_for(lambda f: f["type"] == "ticket" and f["ticket"]["id"] == tid
@@ -71,15 +71,15 @@ async def test_transfer_to_a_queue_then_to_a_helper_and_the_person_is_told(live_
             await console.close()
 
 
-async def _helpers(boss_account, live_stack) -> list:
+async def _helpers(boss_account, web_alone) -> list:
     """Helper ids as the transfer form lists them (parsed from the ticket page of a supervisor)."""
     import re
 
-    boss = Console(live_stack.web_url)
+    boss = Console(web_alone.web_url)
     try:
         await boss.login(boss_account)
         await boss.connect()
-        ticket = await open_ticket(live_stack.settings, "helpers-list-probe", matter="RSJ-SBK-BH")
+        ticket = await open_ticket(web_alone.settings, "helpers-list-probe", matter="RSJ-SBK-BH")
         html = await (await boss.get(f"/console/tickets/{ticket['ticket_id']}")).text()
         await boss.post_form(f"/console/tickets/{ticket['ticket_id']}/close", {"resolution": "other"})
         return [{"id": int(i), "name": n} for i, n in re.findall(r'<option value="(\d+)">([^（<]+)（', html)]
@@ -87,13 +87,13 @@ async def _helpers(boss_account, live_stack) -> list:
         await boss.close()
 
 
-async def test_notes_stay_internal_and_positions_move_up(live_stack, accounts):
-    console = await on_duty(live_stack, accounts["sbyb"])
-    first, second = Person(live_stack.web_url), Person(live_stack.web_url)
+async def test_notes_stay_internal_and_positions_move_up(web_alone, accounts):
+    console = await on_duty(web_alone, accounts["sbyb"])
+    first, second = Person(web_alone.web_url), Person(web_alone.web_url)
     try:
         page = await second.connect()
-        t1 = await open_ticket(live_stack.settings, first.sender, matter="RSJ-SBK-BH")
-        t2 = await open_ticket(live_stack.settings, second.sender, matter="RSJ-SBK-BH")
+        t1 = await open_ticket(web_alone.settings, first.sender, matter="RSJ-SBK-BH")
+        t2 = await open_ticket(web_alone.settings, second.sender, matter="RSJ-SBK-BH")
         assert (t1["position"], t2["position"]) == (0, 1)
         state = await page.wait_for(lambda f: f["type"] == "state" and f["handoff"])
         assert state["handoff"]["position"] == 1
@@ -116,20 +116,20 @@ async def test_notes_stay_internal_and_positions_move_up(live_stack, accounts):
         await console.close()
 
 
-async def test_dashboard_counts_waits_handling_and_ratings_per_queue(live_stack, accounts):
-    console = await on_duty(live_stack, accounts["minsheng"])
+async def test_dashboard_counts_waits_handling_and_ratings_per_queue(web_alone, accounts):
+    console = await on_duty(web_alone, accounts["minsheng"])
     try:
         before = {r["queue"]: r for r in (await (await console.get("/console/api/dashboard")).json())["queues"]}
         senders = [f"dash-person-{i}-abcdef" for i in range(3)]
         for sender in senders:
-            ticket = await open_ticket(live_stack.settings, sender, matter="GJJ-TQ")
+            ticket = await open_ticket(web_alone.settings, sender, matter="GJJ-TQ")
             await console.post_json(f"/console/tickets/{ticket['ticket_id']}/claim")
             await console.post_form(f"/console/tickets/{ticket['ticket_id']}/close", {"resolution": "answered"})
         # The rating feature reports through the internal API (bot.clients.handoff.HandoffClient.rate).
         async with aiohttp.ClientSession() as session:
             for sender, score in zip(senders, (5, 4, 1)):
-                async with session.post(f"{live_stack.settings.handoff_url}/internal/handoff/ratings",
-                                        headers={"X-Handoff-Secret": live_stack.settings.handoff_secret},
+                async with session.post(f"{web_alone.settings.handoff_url}/internal/handoff/ratings",
+                                        headers={"X-Handoff-Secret": web_alone.settings.handoff_secret},
                                         json={"channel": "web", "sender": sender, "score": score}) as resp:
                     assert resp.status == 200 and (await resp.json())["ticket_id"]
         after = {r["queue"]: r for r in (await (await console.get("/console/api/dashboard")).json())["queues"]}

@@ -129,12 +129,12 @@ async def test_a_page_that_was_away_catches_up_on_what_it_missed(live_stack, qyk
         await console.close()
 
 
-async def test_the_internal_api_is_loopback_only_and_needs_the_secret(live_stack):
+async def test_the_internal_api_is_loopback_only_and_needs_the_secret(web_alone):
     import socket
 
     import aiohttp
 
-    url = live_stack.settings.handoff_url
+    url = web_alone.settings.handoff_url
     assert url.startswith("http://127.0.0.1:")
     async with aiohttp.ClientSession() as session:
         for headers in ({}, {"X-Handoff-Secret": "wrong"}, {"X-Handoff-Secret": ""}):
@@ -142,7 +142,7 @@ async def test_the_internal_api_is_loopback_only_and_needs_the_secret(live_stack
                 assert resp.status == 403
             async with session.get(f"{url}/internal/handoff/health", headers=headers) as resp:
                 assert resp.status == 403
-        secret = {"X-Handoff-Secret": live_stack.settings.handoff_secret}
+        secret = {"X-Handoff-Secret": web_alone.settings.handoff_secret}
         async with session.get(f"{url}/internal/handoff/health", headers=secret) as resp:
             assert resp.status == 200
         async with session.post(f"{url}/internal/handoff/tickets", headers=secret,
@@ -152,7 +152,7 @@ async def test_the_internal_api_is_loopback_only_and_needs_the_secret(live_stack
                                 json={"channel": "socketio", "sender": "someone-1234"}) as resp:
             assert resp.status == 422  # a channel the handoff cannot reach: the action points to the desk
         # Not on the public port.
-        async with session.post(f"{live_stack.web_url}/internal/handoff/tickets", json={}, headers=secret) as r:
+        async with session.post(f"{web_alone.web_url}/internal/handoff/tickets", json={}, headers=secret) as r:
             assert r.status == 404
     # Bound to the loopback interface only.
     addresses = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}

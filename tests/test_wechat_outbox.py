@@ -19,12 +19,12 @@ from support.handoff import Console, add_helper, response_text
 from support.stack import restart
 from support.wechat import WeChatServer, new_msg_id, new_openid, rasa_user_texts
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stack(wechat_async_stack):
     return wechat_async_stack
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def database_url(wechat_async_stack) -> str:
     return wechat_async_stack.settings.database_url
 

@@ -147,13 +147,6 @@ def running_web_server(env: dict, log: Path, what: str = "bot.web"):
         proc.wait(timeout=15)
 
 
-def restart_now(stack: Stack, name: str) -> None:
-    """Kill one process and launch it again from this (the main) thread; return once it is healthy."""
-    stack.kill(name, signal.SIGTERM)
-    stack.launch(name)
-    stack.wait_service(name)
-
-
 async def restart(stack: Stack, name: str, meanwhile=None) -> None:
     """Kill one process and launch it again from this (the main) thread, then wait for its health without
     blocking the event loop (`meanwhile` runs while it is down).
