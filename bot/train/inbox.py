@@ -1,0 +1,276 @@
+"""The inbox of misunderstandings: user messages from Rasa's tracker store (the `events` table, all senders,
+every channel) where the bot was unsure or wrong, masked, grouped by what they say, most frequent first.
+
+A message is in the inbox for one or more of these reasons (REASONS holds the Chinese labels):
+low intent confidence; a fallback (nlu_fallback, action_default_fallback, action_not_understood, utter_default);
+a clarifying question (utter_clarify_matter, "您问的是下面哪一项"); a correction right after the answer ("不对",
+"不是这个" …) or a rephrase of the same question; a handoff asked for right after the answer; a low rating of the
+conversation; an answer that the catalog does not hold (utter_out_of_scope, utter_unknown_fact).
+Messages already labelled (an example in data/nlu, an alias in the catalog, a line of the gap list) are left out.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+
+from sqlalchemy import create_engine, text as sql
+
+from bot.privacy import mask_personal_data
+
+from .texts import group_id, similarity, text_key
+
+REASONS = {
+    "low_confidence": "置信度低",
+    "fallback": "没听懂",
+    "clarify": "反问了哪一项",
+    "correction": "群众说不对",
+    "rephrase": "群众换了说法再问",
+    "handoff": "答后转人工",
+    "low_rating": "差评",
+    "out_of_catalog": "目录外回答",
+}
+LOW_CONFIDENCE = 0.6
+FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_ACTIONS = {"action_default_fallback", "action_not_understood"}
+FALLBACK_UTTERS = {"utter_default", "utter_handoff_offer"}
+CLARIFY_UTTERS = {"utter_clarify_matter"}
+CLARIFY_TEXT = "您问的是"
+OUT_OF_CATALOG_UTTERS = {"utter_out_of_scope", "utter_unknown_fact"}
+HANDOFF_INTENTS = {"request_human"}
+# Not questions: what they say is not where the bot failed (a rating, yes/no, greetings, button payloads).
+NOT_QUESTIONS = {"rate", "affirm", "deny", "greet", "thank", "goodbye", "request_human", "inform_have",
+                 "inform_situation", "change_answer", "choose_matter"}
+CORRECTION = re.compile(r"^(不对|错了|答非所问|没问这个|我问的不是|我问的是|不是这个|不是问|不是我要|你理解错|你搞错|牛头不对马嘴)")
+NOT_A_CORRECTION_INTENTS = {"change_answer", "inform_situation", "inform_have"}
+REPHRASE_SECONDS = 180.0
+REPHRASE_SIMILARITY = 0.5
+_UTTER_ACTION = re.compile(r'"utter_action":\s*"([A-Za-z0-9_]+)"')
+
+
+@dataclass
+class Turn:
+    sender: str
+    channel: str
+    text: str
+    key: str
+    timestamp: float
+    intent: str
+    confidence: float
+    guess: str
+    guess_confidence: float
+    payload: bool
+    reasons: Set[str] = field(default_factory=set)
+    answered: bool = False
+
+    @property
+    def question(self) -> bool:
+        return not self.payload and bool(self.key) and self.intent not in NOT_QUESTIONS
+
+
+@dataclass
+class Group:
+    id: str
+    key: str
+    text: str
+    count: int
+    senders: int
+    predicted_intent: str
+    confidence: float
+    reasons: Dict[str, int]
+    channels: Dict[str, int]
+    last_seen: float
+    variants: List[str]
+    labelled: Optional[str] = None
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "text": self.text, "count": self.count, "senders": self.senders,
+                "predicted_intent": self.predicted_intent, "confidence": round(self.confidence, 3),
+                "reasons": self.reasons, "channels": self.channels, "last_seen": self.last_seen,
+                "variants": self.variants, "labelled": self.labelled}
+
+
+def tracker_url(source: Union[str, Path]) -> str:
+    """A SQLAlchemy URL for the tracker store: given as a URL, or as the SQLite file (TRACKER_DB)."""
+    text = str(source)
+    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _rows(url: str, since: Optional[float]) -> Iterator[tuple]:
+    engine = create_engine(url)
+    query = ("SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
+             "WHERE type_name IN ('user', 'bot', 'action', 'slot')")
+    params = {}
+    if since is not None:
+        query += " AND timestamp >= :since"
+        params["since"] = since
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(sql(query + " ORDER BY id"), params)
+            for row in result:
+                yield tuple(row)
+    finally:
+        engine.dispose()
+
+
+def _user_turn(sender: str, timestamp: float, data: dict) -> Turn:
+    parse = data.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    name, confidence = intent.get("name") or "", float(intent.get("confidence") or 0.0)
+    guess, guess_confidence = name, confidence
+    if name == FALLBACK_INTENT:  # the model's own best guess, to preselect for the trainer
+        for ranked in parse.get("intent_ranking") or []:
+            if ranked.get("name") and ranked.get("name") != FALLBACK_INTENT:
+                guess, guess_confidence = ranked["name"], float(ranked.get("confidence") or 0.0)
+                break
+    raw = data.get("text") or ""
+    masked = mask_personal_data(" ".join(raw.split()))
+    return Turn(sender=sender, channel=data.get("input_channel") or "", text=masked, key=text_key(masked),
+                timestamp=timestamp or 0.0, intent=name, confidence=confidence, guess=guess,
+                guess_confidence=guess_confidence, payload=raw.lstrip().startswith("/"))
+
+
+class _Scanner:
+    """Walks the events in order, keeping per sender only the current and the last question turn."""
+
+    def __init__(self, low_confidence: float) -> None:
+        self.low_confidence = low_confidence
+        self.flagged: List[Turn] = []
+        self.current: Dict[str, Turn] = {}
+        self.last_question: Dict[str, Turn] = {}
+
+    def flag(self, turn: Optional[Turn], reason: str) -> None:
+        if turn is None or turn.payload or not turn.key:
+            return
+        if not turn.reasons:
+            self.flagged.append(turn)
+        turn.reasons.add(reason)
+
+    def user(self, sender: str, timestamp: float, data: dict) -> None:
+        turn = _user_turn(sender, timestamp, data)
+        if turn.intent.startswith("EXTERNAL_"):
+            return
+        before = self.last_question.get(sender)
+        if not turn.payload and before is not None and before.answered:
+            if CORRECTION.match(turn.key) and turn.intent not in NOT_A_CORRECTION_INTENTS:
+                self.flag(before, "correction")
+            elif (turn.question and turn.timestamp - before.timestamp <= REPHRASE_SECONDS
+                  and similarity(turn.key, before.key) >= REPHRASE_SIMILARITY):
+                self.flag(before, "rephrase")
+            if turn.intent in HANDOFF_INTENTS:
+                self.flag(before, "handoff")
+        if not turn.payload and turn.intent not in NOT_QUESTIONS:
+            if turn.intent == FALLBACK_INTENT:
+                self.flag(turn, "fallback")
+            elif turn.confidence < self.low_confidence:
+                self.flag(turn, "low_confidence")
+        self.current[sender] = turn
+        if turn.question or turn.intent == FALLBACK_INTENT:
+            self.last_question[sender] = turn
+
+    def action(self, sender: str, name: str) -> None:
+        turn = self.current.get(sender)
+        if name in FALLBACK_ACTIONS and turn is not None and turn.intent not in NOT_QUESTIONS:
+            self.flag(turn, "fallback")
+        elif name == "action_handoff" and turn is not None and turn.intent not in HANDOFF_INTENTS:
+            # An accepted offer ("好的" after "要不要转人工"): the question before it was not understood.
+            self.flag(self.last_question.get(sender), "handoff")
+
+    def bot(self, sender: str, data: str) -> None:
+        turn = self.current.get(sender)
+        if turn is None:
+            return
+        found = _UTTER_ACTION.search(data or "")
+        utter = found.group(1) if found else ""
+        if utter in CLARIFY_UTTERS or (not utter and CLARIFY_TEXT in (data or "")):
+            self.flag(turn, "clarify")
+        elif utter in FALLBACK_UTTERS and turn.intent not in NOT_QUESTIONS:
+            self.flag(turn, "fallback")
+        elif utter in OUT_OF_CATALOG_UTTERS and turn.intent not in NOT_QUESTIONS - {"greet"}:
+            self.flag(turn, "out_of_catalog")
+        if turn is self.last_question.get(sender):
+            turn.answered = True
+
+    def slot(self, sender: str, data: str) -> None:
+        if '"rating_low"' not in (data or ""):
+            return
+        event = json.loads(data)
+        if event.get("name") == "rating_low" and event.get("value") is True:
+            self.flag(self.last_question.get(sender), "low_rating")
+
+
+def scan(source: Union[str, Path], since: Optional[float] = None,
+         low_confidence: float = LOW_CONFIDENCE) -> List[Turn]:
+    """Every misunderstood user message of the tracker store, in the order they were sent."""
+    scanner = _Scanner(low_confidence)
+    for sender, kind, timestamp, _intent, action, data in _rows(tracker_url(source), since):
+        if kind == "user":
+            scanner.user(sender, timestamp, json.loads(data) if data else {})
+        elif kind == "action":
+            scanner.action(sender, action or "")
+        elif kind == "bot":
+            scanner.bot(sender, data)
+        else:
+            scanner.slot(sender, data)
+    return scanner.flagged
+
+
+def group(turns: Iterable[Turn], labelled: Optional[Dict[str, str]] = None) -> List[Group]:
+    """Messages that say the same (after normalising) in one group; the most frequent first.
+
+    `labelled`: text key -> label already written into the repository's files (shown, not hidden, here)."""
+    buckets: Dict[str, List[Turn]] = {}
+    for turn in turns:
+        buckets.setdefault(turn.key, []).append(turn)
+    groups = []
+    for key, members in buckets.items():
+        texts = Counter(t.text for t in members)
+        guesses = Counter(t.guess for t in members if t.guess)
+        predicted = guesses.most_common(1)[0][0] if guesses else ""
+        confidences = [t.guess_confidence for t in members if t.guess == predicted]
+        reasons: Counter = Counter()
+        for t in members:
+            reasons.update(t.reasons)
+        groups.append(Group(
+            id=group_id(key), key=key, text=texts.most_common(1)[0][0], count=len(members),
+            senders=len({t.sender for t in members}), predicted_intent=predicted,
+            confidence=sum(confidences) / len(confidences) if confidences else 0.0,
+            reasons=dict(reasons.most_common()), channels=dict(Counter(t.channel for t in members).most_common()),
+            last_seen=max(t.timestamp for t in members), variants=[t for t, _ in texts.most_common(5)],
+            labelled=(labelled or {}).get(key)))
+    groups.sort(key=lambda g: (-g.count, -g.last_seen, g.key))
+    return groups
+
+
+def labelled_keys(paths) -> Dict[str, str]:
+    """text key -> what it is labelled as in the repository's files: an intent, "别名:CODE", or "目录缺项"."""
+    from .annotate import NluFiles, catalog_terms, gap_keys
+
+    labels: Dict[str, str] = {key: "目录缺项" for key in gap_keys(paths)}
+    labels.update({key: f"别名:{code}" for key, (code, _term) in catalog_terms(paths.catalog_dir).items()})
+    labels.update({key: intent for key, (intent, _text) in NluFiles(paths.nlu_dir).by_key.items()})
+    return labels
+
+
+@dataclass
+class Inbox:
+    groups: List[Group]
+    messages: int
+    seconds: float
+
+    def find(self, gid: str) -> Optional[Group]:
+        return next((g for g in self.groups if g.id == gid), None)
+
+
+def read_inbox(source: Union[str, Path], paths, include_labelled: bool = False, since: Optional[float] = None,
+               low_confidence: float = LOW_CONFIDENCE) -> Inbox:
+    started = time.perf_counter()
+    turns = scan(source, since=since, low_confidence=low_confidence)
+    groups = group(turns, labelled_keys(paths))
+    if not include_labelled:
+        groups = [g for g in groups if g.labelled is None]
+    return Inbox(groups=groups, messages=len(turns), seconds=time.perf_counter() - started)
