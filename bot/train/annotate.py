@@ -97,9 +97,15 @@ class NluFiles:
         return found[0] if found else None
 
 
-def add_example(paths: WorkbenchPaths, text: str, intent: str) -> Written:
+def check_example(paths: WorkbenchPaths, text: str, intent: str) -> str:
+    """The example as it would be written; raises AnnotationError when it would be refused."""
     line = clean_example(text)
     nlu = NluFiles(paths.nlu_dir)
+    _check(nlu, line, intent)
+    return line
+
+
+def _check(nlu: NluFiles, line: str, intent: str) -> None:
     if intent not in nlu.intent_file:
         raise AnnotationError("unknown_intent", f"训练数据里没有意图“{intent}”（新意图要先加进 domain.yml 和训练文件）")
     found = nlu.by_key.get(text_key(line))
@@ -107,6 +113,12 @@ def add_example(paths: WorkbenchPaths, text: str, intent: str) -> Written:
         raise AnnotationError("exists", f"例句已存在：“{found[1]}”已标为 {intent}")
     if found:
         raise AnnotationError("conflict", f"与已有例句冲突：“{found[1]}”已标为 {found[0]}，不是 {intent}")
+
+
+def add_example(paths: WorkbenchPaths, text: str, intent: str) -> Written:
+    line = clean_example(text)
+    nlu = NluFiles(paths.nlu_dir)
+    _check(nlu, line, intent)
     path = nlu.intent_file[intent]
 
     def change(data) -> None:
@@ -157,10 +169,8 @@ def matter_names(catalog_dir: Path) -> Dict[str, str]:
     return names
 
 
-def add_alias(paths: WorkbenchPaths, text: str, code: str) -> Written:
-    from knowledge.loader import read_catalog
-    from knowledge.schema import CatalogError
-
+def check_alias(paths: WorkbenchPaths, text: str, code: str) -> Tuple[str, Path, str]:
+    """(alias, file, top-level key) as it would be written; raises AnnotationError when it would be refused."""
     line = clean_example(text)
     found = catalog_terms(paths.catalog_dir).get(text_key(line))
     if found and found[0] == code:
@@ -170,9 +180,15 @@ def add_alias(paths: WorkbenchPaths, text: str, code: str) -> Written:
     for path, key in _catalog_files(paths.catalog_dir):
         data = _read(path) or {}
         if any(r.get("code") == code for r in data.get(key) or []):
-            break
-    else:
-        raise AnnotationError("unknown_matter", f"事项目录里没有编码为“{code}”的事项")
+            return line, path, key
+    raise AnnotationError("unknown_matter", f"事项目录里没有编码为“{code}”的事项")
+
+
+def add_alias(paths: WorkbenchPaths, text: str, code: str) -> Written:
+    from knowledge.loader import read_catalog
+    from knowledge.schema import CatalogError
+
+    line, path, key = check_alias(paths, text, code)
     original = path.read_text(encoding="utf-8")
 
     def change(data) -> None:
@@ -239,3 +255,28 @@ def add_gap(paths: WorkbenchPaths, text: str, count: int = 1, today: Optional[dt
 
     yamlfiles.edit(paths.gap_file, change)
     return Written("gap", paths.gap_file, "gap", line)
+
+
+# ---------------------------------------------------------------- one label, all its parts
+
+
+def label(paths: WorkbenchPaths, text: str, intent: Optional[str] = None, matter: Optional[str] = None,
+          gap: bool = False, count: int = 1) -> List[Written]:
+    """The trainer's label for a message: its intent (an example), its matter (an alias), or a catalog gap.
+    Every part is checked before anything is written, so a refused label writes nothing."""
+    if not (intent or matter or gap):
+        raise AnnotationError("nothing", "请选择意图、事项，或标为“目录里没有这个事项”")
+    if matter and gap:
+        raise AnnotationError("matter_and_gap", "已选了事项，就不能同时标为“目录里没有这个事项”")
+    if intent:
+        check_example(paths, text, intent)
+    if matter:
+        check_alias(paths, text, matter)
+    written = []
+    if matter:
+        written.append(add_alias(paths, text, matter))
+    if intent:
+        written.append(add_example(paths, text, intent))
+    if gap:
+        written.append(add_gap(paths, text, count))
+    return written
