@@ -139,7 +139,7 @@ def rasa_server(project, free_ports):
         holder["proc"].wait(timeout=30)
 
 
-def test_annotate_train_evaluate_activate_and_roll_back(project, rasa_server):
+def test_annotate_train_evaluate_activate_and_roll_back(project, rasa_server, monkeypatch, capsys):
     _write_test_set(project, "ask_fee")
     first = _train(project)["id"]
     port = rasa_server(registry.model_file(project, first))
@@ -164,6 +164,17 @@ def test_annotate_train_evaluate_activate_and_roll_back(project, rasa_server):
     assert [(r["q"], r["what"], r["candidate_got"]) for r in changes["turned_right"]] == [(MESSAGE, "意图", target)]
     assert set(cand["per_intent"]) >= {"ask_fee", "ask_hours", "greet"}
     assert cand["intent_accuracy"] > active["intent_accuracy"]
+
+    from bot.train.__main__ import main
+
+    monkeypatch.setenv("MODEL_DIR", str(project.model_dir))
+    capsys.readouterr()
+    assert main(["--project", str(project.project_dir), "evaluate", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["candidate"]["id"], shown["active"]["id"]) == (second, first)
+    assert shown["candidate"]["figures"]["intent_accuracy"] == cand["intent_accuracy"]
+    assert "results" not in shown["candidate"]["figures"]
+    assert [r["q"] for r in shown["turned_right"]] == [MESSAGE] and shown["turned_wrong"] == []
 
     assert activation.activate(project, None, url, TOKEN) == second  # the newest candidate
     assert _parse(port, MESSAGE) == target

@@ -30,7 +30,9 @@ from .routing import QueueRouter
 logger = logging.getLogger(__name__)
 
 MAX_TRANSCRIPT = 200
-SUPERVISOR, HELPER_ROLE = "supervisor", "helper"
+SUPERVISOR, HELPER_ROLE, TRAINER = "supervisor", "helper", "trainer"
+# Trainers work on the bot's understanding (/console/train); they take no tickets unless given queues.
+ROLES = (HELPER_ROLE, SUPERVISOR, TRAINER)
 REASONS = ("request_human", "complain", "fallback", "assisted", "low_rating")
 
 
@@ -69,6 +71,11 @@ class HelperInfo:
     @property
     def supervisor(self) -> bool:
         return self.role == SUPERVISOR
+
+    @property
+    def can_train(self) -> bool:
+        """May open the trainer's workbench (/console/train): trainers and supervisors, not helpers."""
+        return self.role in (TRAINER, SUPERVISOR)
 
     def can_see(self, queue_code: str, helper_id: Optional[int]) -> bool:
         return self.supervisor or queue_code in self.queues or helper_id == self.id
@@ -720,7 +727,7 @@ class HandoffService:
         username = username.strip()
         if not username or len(username) > 64 or not username.isprintable() or " " in username:
             raise HandoffError("bad_username")
-        if role not in (HELPER_ROLE, SUPERVISOR):
+        if role not in ROLES:
             raise HandoffError("bad_role")
         queues = self._check_queues(queues)
         password_hash = hash_password(password)
