@@ -20,6 +20,11 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 
 from sqlalchemy import create_engine, text as sql
 
+try:  # a rasa dependency; several times faster than json on the events' data
+    import ujson as _json
+except ImportError:  # pragma: no cover
+    _json = json
+
 from bot.privacy import mask_personal_data
 
 from .texts import group_id, similarity, text_key
@@ -45,7 +50,8 @@ HANDOFF_INTENTS = {"request_human"}
 # Not questions: what they say is not where the bot failed (a rating, yes/no, greetings, button payloads).
 NOT_QUESTIONS = {"rate", "affirm", "deny", "greet", "thank", "goodbye", "request_human", "inform_have",
                  "inform_situation", "change_answer", "choose_matter"}
-CORRECTION = re.compile(r"^(不对|错了|答非所问|没问这个|我问的不是|我问的是|不是这个|不是问|不是我要|你理解错|你搞错|牛头不对马嘴)")
+CORRECTION = re.compile(r"^[\W_]*(不对|不對|错了|錯了|答非所问|没问这个|我问的不是|我问的是|不是这个|不是問|不是问|不是我要"
+                        r"|你理解错|你搞错|牛头不对马嘴)")
 NOT_A_CORRECTION_INTENTS = {"change_answer", "inform_situation", "inform_have"}
 REPHRASE_SECONDS = 180.0
 REPHRASE_SIMILARITY = 0.5
@@ -56,8 +62,7 @@ _UTTER_ACTION = re.compile(r'"utter_action":\s*"([A-Za-z0-9_]+)"')
 class Turn:
     sender: str
     channel: str
-    text: str
-    key: str
+    raw: str
     timestamp: float
     intent: str
     confidence: float
@@ -66,10 +71,40 @@ class Turn:
     payload: bool
     reasons: Set[str] = field(default_factory=set)
     answered: bool = False
+    _masked: Optional[Tuple[str, str]] = None
+
+    def _mask(self) -> Tuple[str, str]:
+        # Masked and normalised only when needed (most turns never are): the costly part of a large store.
+        if self._masked is None:
+            self._masked = _masked(self.raw)
+        return self._masked
+
+    @property
+    def text(self) -> str:
+        """What the person wrote, personal data masked."""
+        return self._mask()[0]
+
+    @property
+    def key(self) -> str:
+        return self._mask()[1]
 
     @property
     def question(self) -> bool:
-        return not self.payload and bool(self.key) and self.intent not in NOT_QUESTIONS
+        return not self.payload and self.intent not in NOT_QUESTIONS
+
+
+_MASK_CACHE: Dict[str, Tuple[str, str]] = {}
+
+
+def _masked(raw: str) -> Tuple[str, str]:
+    found = _MASK_CACHE.get(raw)
+    if found is None:
+        masked = mask_personal_data(" ".join(raw.split()))
+        found = (masked, text_key(masked))
+        if len(_MASK_CACHE) > 50_000:
+            _MASK_CACHE.clear()
+        _MASK_CACHE[raw] = found
+    return found
 
 
 @dataclass
@@ -101,13 +136,22 @@ def tracker_url(source: Union[str, Path]) -> str:
 
 
 def _rows(url: str, since: Optional[float]) -> Iterator[tuple]:
-    engine = create_engine(url)
     query = ("SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
              "WHERE type_name IN ('user', 'bot', 'action', 'slot')")
     params = {}
     if since is not None:
         query += " AND timestamp >= :since"
         params["since"] = since
+    if url.startswith("sqlite:///"):  # the embedded store: sqlite3 directly, read-only, a lot faster
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{url[len('sqlite:///'):]}?mode=ro", uri=True)
+        try:
+            yield from conn.execute(query + " ORDER BY id", params)
+        finally:
+            conn.close()
+        return
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True).execute(sql(query + " ORDER BY id"), params)
@@ -128,9 +172,7 @@ def _user_turn(sender: str, timestamp: float, data: dict) -> Turn:
                 guess, guess_confidence = ranked["name"], float(ranked.get("confidence") or 0.0)
                 break
     raw = data.get("text") or ""
-    masked = mask_personal_data(" ".join(raw.split()))
-    return Turn(sender=sender, channel=data.get("input_channel") or "", text=masked, key=text_key(masked),
-                timestamp=timestamp or 0.0, intent=name, confidence=confidence, guess=guess,
+    return Turn(sender=sender, channel=data.get("input_channel") or "", raw=raw, timestamp=timestamp or 0.0, intent=name, confidence=confidence, guess=guess,
                 guess_confidence=guess_confidence, payload=raw.lstrip().startswith("/"))
 
 
@@ -156,9 +198,10 @@ class _Scanner:
             return
         before = self.last_question.get(sender)
         if not turn.payload and before is not None and before.answered:
-            if CORRECTION.match(turn.key) and turn.intent not in NOT_A_CORRECTION_INTENTS:
+            if CORRECTION.match(turn.raw) and turn.intent not in NOT_A_CORRECTION_INTENTS:
                 self.flag(before, "correction")
             elif (turn.question and turn.timestamp - before.timestamp <= REPHRASE_SECONDS
+                  and similarity(turn.raw, before.raw) >= REPHRASE_SIMILARITY / 2  # cheap first look
                   and similarity(turn.key, before.key) >= REPHRASE_SIMILARITY):
                 self.flag(before, "rephrase")
             if turn.intent in HANDOFF_INTENTS:
@@ -198,7 +241,7 @@ class _Scanner:
     def slot(self, sender: str, data: str) -> None:
         if '"rating_low"' not in (data or ""):
             return
-        event = json.loads(data)
+        event = _json.loads(data)
         if event.get("name") == "rating_low" and event.get("value") is True:
             self.flag(self.last_question.get(sender), "low_rating")
 
@@ -209,7 +252,7 @@ def scan(source: Union[str, Path], since: Optional[float] = None,
     scanner = _Scanner(low_confidence)
     for sender, kind, timestamp, _intent, action, data in _rows(tracker_url(source), since):
         if kind == "user":
-            scanner.user(sender, timestamp, json.loads(data) if data else {})
+            scanner.user(sender, timestamp, _json.loads(data) if data else {})
         elif kind == "action":
             scanner.action(sender, action or "")
         elif kind == "bot":
