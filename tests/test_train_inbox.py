@@ -107,3 +107,17 @@ def test_a_rephrase_right_after_the_answer(tmp_path):
                                             T("护照过期了怎么换新的呢", "ask_procedure", 0.95, **ANSWER)])})
     flagged = scan(db)
     assert [(t.text, t.reasons) for t in flagged] == [("护照过期了怎么换新的", {"rephrase"})]
+
+
+def test_the_kept_scan_reads_only_new_events_and_forgets_deleted_ones(tmp_path, project):
+    import sqlite3
+
+    db = tmp_path / "kept.sqlite3"
+    write_conversations(db, {"a": ("rest", [T("渔船证咋弄", "nlu_fallback", 0.3, **FALLBACK)])})
+    assert [g.text for g in read_inbox(db, project).groups] == ["渔船证咋弄"]
+    write_conversations(db, {"b": ("rest", [T("养蜂证在哪办", "nlu_fallback", 0.3, **FALLBACK)])})
+    assert sorted(g.text for g in read_inbox(db, project).groups) == ["养蜂证在哪办", "渔船证咋弄"]
+    with sqlite3.connect(str(db)) as conn:  # retention deletes a conversation
+        conn.execute("DELETE FROM events WHERE sender_id = 'a'")
+    assert [g.text for g in read_inbox(db, project).groups] == ["养蜂证在哪办"]
+    assert [g.text for g in read_inbox(db, project, incremental=False).groups] == ["养蜂证在哪办"]

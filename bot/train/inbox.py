@@ -11,7 +11,9 @@ Messages already labelled (an example in data/nlu, an alias in the catalog, a li
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -135,10 +137,11 @@ def tracker_url(source: Union[str, Path]) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _rows(url: str, since: Optional[float]) -> Iterator[tuple]:
-    query = ("SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
-             "WHERE type_name IN ('user', 'bot', 'action', 'slot')")
-    params = {}
+def _rows(url: str, since: Optional[float], after_id: int = 0) -> Iterator[tuple]:
+    """(id, sender, type, timestamp, action, data) of the events that matter, in the order they were stored."""
+    query = ("SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
+             "WHERE type_name IN ('user', 'bot', 'action', 'slot') AND id > :after")
+    params: Dict[str, object] = {"after": after_id}
     if since is not None:
         query += " AND timestamp >= :since"
         params["since"] = since
@@ -246,11 +249,9 @@ class _Scanner:
             self.flag(self.last_question.get(sender), "low_rating")
 
 
-def scan(source: Union[str, Path], since: Optional[float] = None,
-         low_confidence: float = LOW_CONFIDENCE) -> List[Turn]:
-    """Every misunderstood user message of the tracker store, in the order they were sent."""
-    scanner = _Scanner(low_confidence)
-    for sender, kind, timestamp, _intent, action, data in _rows(tracker_url(source), since):
+def _feed(scanner: "_Scanner", rows: Iterable[tuple]) -> int:
+    last = 0
+    for last, sender, kind, timestamp, action, data in rows:
         if kind == "user":
             scanner.user(sender, timestamp, _json.loads(data) if data else {})
         elif kind == "action":
@@ -259,7 +260,55 @@ def scan(source: Union[str, Path], since: Optional[float] = None,
             scanner.bot(sender, data)
         else:
             scanner.slot(sender, data)
-    return scanner.flagged
+    return last
+
+
+def scan(source: Union[str, Path], since: Optional[float] = None,
+         low_confidence: float = LOW_CONFIDENCE) -> List[Turn]:
+    """Every misunderstood user message of the tracker store, in the order they were sent."""
+    scanner = _Scanner(low_confidence)
+    _feed(scanner, _rows(tracker_url(source), since))
+    return list(scanner.flagged)
+
+
+class IncrementalScan:
+    """The scan kept between two readings: only events stored since the last reading are read (events are
+    only ever appended; a store that shrank — retention, a new database — is read again from the start)."""
+
+    def __init__(self, source: Union[str, Path], low_confidence: float = LOW_CONFIDENCE) -> None:
+        self.url = tracker_url(source)
+        self.low_confidence = low_confidence
+        self._lock = threading.Lock()
+        self._scanner = _Scanner(low_confidence)
+        self._last_id = 0
+        self._seen = 0  # events with id <= _last_id when they were read
+
+    def _stored(self, up_to: int) -> int:
+        """How many events with id <= up_to the store holds now."""
+        query = "SELECT COUNT(*) FROM events WHERE id <= :up_to"
+        if self.url.startswith("sqlite:///"):
+            import sqlite3
+
+            conn = sqlite3.connect(f"file:{self.url[len('sqlite:///'):]}?mode=ro", uri=True)
+            try:
+                return conn.execute(query, {"up_to": up_to}).fetchone()[0]
+            finally:
+                conn.close()
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sql(query), {"up_to": up_to}).scalar() or 0
+        finally:
+            engine.dispose()
+
+    def turns(self) -> List[Turn]:
+        with self._lock:
+            if self._last_id and self._stored(self._last_id) != self._seen:
+                # Conversations were deleted (retention) or the store replaced: nothing of them may stay here.
+                self._scanner, self._last_id = _Scanner(self.low_confidence), 0
+            self._last_id = _feed(self._scanner, _rows(self.url, None, self._last_id)) or self._last_id
+            self._seen = self._stored(self._last_id) if self._last_id else 0
+            return list(self._scanner.flagged)
 
 
 def group(turns: Iterable[Turn], labelled: Optional[Dict[str, str]] = None) -> List[Group]:
@@ -289,8 +338,34 @@ def group(turns: Iterable[Turn], labelled: Optional[Dict[str, str]] = None) -> L
     return groups
 
 
+_LABELS_CACHE: Dict[tuple, Dict[str, str]] = {}
+
+
+def _stamps(paths) -> tuple:
+    files = sorted(paths.nlu_dir.glob("*.yml")) + sorted(paths.catalog_dir.glob("**/*.yml")) + [paths.gap_file]
+    out = []
+    for path in files:
+        try:
+            st = os.stat(path)
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            out.append((str(path), 0, 0))
+    return tuple(out)
+
+
 def labelled_keys(paths) -> Dict[str, str]:
-    """text key -> what it is labelled as in the repository's files: an intent, "别名:CODE", or "目录缺项"."""
+    """text key -> what it is labelled as in the repository's files: an intent, "别名:CODE", or "目录缺项".
+    Read again only when one of those files changed."""
+    stamps = _stamps(paths)
+    found = _LABELS_CACHE.get(stamps)
+    if found is None:
+        found = _read_labels(paths)
+        _LABELS_CACHE.clear()
+        _LABELS_CACHE[stamps] = found
+    return found
+
+
+def _read_labels(paths) -> Dict[str, str]:
     from .annotate import NluFiles, catalog_terms, gap_keys
 
     labels: Dict[str, str] = {key: "目录缺项" for key in gap_keys(paths)}
@@ -309,10 +384,21 @@ class Inbox:
         return next((g for g in self.groups if g.id == gid), None)
 
 
+_SCANS: Dict[tuple, IncrementalScan] = {}
+_SCANS_LOCK = threading.Lock()
+
+
 def read_inbox(source: Union[str, Path], paths, include_labelled: bool = False, since: Optional[float] = None,
-               low_confidence: float = LOW_CONFIDENCE) -> Inbox:
+               low_confidence: float = LOW_CONFIDENCE, incremental: bool = True) -> Inbox:
+    """The inbox; by default the scan of the store is kept in this process and continued on the next reading
+    (the web pages read it on every page and label)."""
     started = time.perf_counter()
-    turns = scan(source, since=since, low_confidence=low_confidence)
+    if incremental and since is None:
+        with _SCANS_LOCK:
+            keeper = _SCANS.setdefault((tracker_url(source), low_confidence), IncrementalScan(source, low_confidence))
+        turns = keeper.turns()
+    else:
+        turns = scan(source, since=since, low_confidence=low_confidence)
     groups = group(turns, labelled_keys(paths))
     if not include_labelled:
         groups = [g for g in groups if g.labelled is None]
