@@ -137,6 +137,21 @@ def tracker_url(source: Union[str, Path]) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def _sqlite(url: str):
+    """A read-only connection to the SQLite tracker store; None while Rasa has not created it (no conversation
+    yet), so the inbox is simply empty."""
+    import sqlite3
+
+    path = url[len("sqlite:///"):]
+    if not os.path.exists(path):
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone() is None:
+        conn.close()
+        return None
+    return conn
+
+
 def _rows(url: str, since: Optional[float], after_id: int = 0) -> Iterator[tuple]:
     """(id, sender, type, timestamp, action, data) of the events that matter, in the order they were stored."""
     query = ("SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
@@ -146,9 +161,9 @@ def _rows(url: str, since: Optional[float], after_id: int = 0) -> Iterator[tuple
         query += " AND timestamp >= :since"
         params["since"] = since
     if url.startswith("sqlite:///"):  # the embedded store: sqlite3 directly, read-only, a lot faster
-        import sqlite3
-
-        conn = sqlite3.connect(f"file:{url[len('sqlite:///'):]}?mode=ro", uri=True)
+        conn = _sqlite(url)
+        if conn is None:
+            return
         try:
             yield from conn.execute(query + " ORDER BY id", params)
         finally:
@@ -287,9 +302,9 @@ class IncrementalScan:
         """How many events with id <= up_to the store holds now."""
         query = "SELECT COUNT(*) FROM events WHERE id <= :up_to"
         if self.url.startswith("sqlite:///"):
-            import sqlite3
-
-            conn = sqlite3.connect(f"file:{self.url[len('sqlite:///'):]}?mode=ro", uri=True)
+            conn = _sqlite(self.url)
+            if conn is None:
+                return 0
             try:
                 return conn.execute(query, {"up_to": up_to}).fetchone()[0]
             finally:

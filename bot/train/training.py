@@ -113,10 +113,13 @@ def tail(paths: WorkbenchPaths, lines: int = 20) -> List[str]:
         return []
     with path.open("rb") as handle:
         handle.seek(max(0, path.stat().st_size - 64 * 1024))
-        text = handle.read().decode("utf-8", errors="replace")
+        text = re.sub(r"\x1b\[[0-9;]*m", "", handle.read().decode("utf-8", errors="replace"))  # colours
     # tqdm redraws its bar with carriage returns: keep the last drawing of each line.
     rows = [row.split("\r")[-1] for row in text.replace("\r\n", "\n").split("\n")]
-    return [row for row in rows if row.strip()][-lines:]
+    # Python's deprecation warnings (and their indented source lines) say nothing to a trainer.
+    kept = [row for row in rows if row.strip() and "Warning" not in row and not row.startswith((" ", "\t"))
+            and "declare_namespace" not in row]
+    return kept[-lines:]
 
 
 def progress(paths: WorkbenchPaths, state: Dict[str, Any]) -> float:
