@@ -121,3 +121,28 @@ def test_the_kept_scan_reads_only_new_events_and_forgets_deleted_ones(tmp_path, 
         conn.execute("DELETE FROM events WHERE sender_id = 'a'")
     assert [g.text for g in read_inbox(db, project).groups] == ["养蜂证在哪办"]
     assert [g.text for g in read_inbox(db, project, incremental=False).groups] == ["养蜂证在哪办"]
+
+
+def test_groups_close_in_meaning_are_merged_with_a_sentence_encoder(tmp_path, project):
+    import numpy as np
+
+    def encode(texts):
+        """Stands in for the sentence encoder: one dimension per topic word, so "meaning" is the topic."""
+        topics = ("渔船", "养蜂", "公积金")
+        return np.array([[1.0 if t in text else 0.0 for t in topics] + [0.01] for text in texts])
+
+    db = tmp_path / "m.sqlite3"
+    write_conversations(db, {
+        "a": ("rest", [T("渔船证咋弄", "nlu_fallback", 0.3, **FALLBACK)]),
+        "b": ("wechat", [T("渔船证咋弄", "nlu_fallback", 0.3, **FALLBACK)]),
+        "c": ("rest", [T("办渔船的证去哪", "nlu_fallback", 0.3, **FALLBACK)]),
+        "d": ("rest", [T("养蜂证在哪办", "nlu_fallback", 0.3, **FALLBACK)]),
+    })
+    by_text = read_inbox(db, project, encode=None)
+    assert sorted(g.count for g in by_text.groups) == [1, 1, 2]
+    merged = read_inbox(db, project, encode=encode)
+    assert [(g.text, g.count, g.senders) for g in merged.groups] == [("渔船证咋弄", 3, 3), ("养蜂证在哪办", 1, 1)]
+    assert merged.groups[0].variants == ["渔船证咋弄", "办渔船的证去哪"]
+    assert merged.groups[0].channels == {"rest": 2, "wechat": 1}
+    other = next(g for g in by_text.groups if g.text == "办渔船的证去哪")
+    assert merged.find(other.id) is merged.groups[0]  # an id from before the merge still finds its message

@@ -123,12 +123,13 @@ class Group:
     last_seen: float
     variants: List[str]
     labelled: Optional[str] = None
+    merged_ids: List[str] = field(default_factory=list)  # groups merged into this one by meaning
 
     def as_json(self) -> dict:
         return {"id": self.id, "text": self.text, "count": self.count, "senders": self.senders,
                 "predicted_intent": self.predicted_intent, "confidence": round(self.confidence, 3),
                 "reasons": self.reasons, "channels": self.channels, "last_seen": self.last_seen,
-                "variants": self.variants, "labelled": self.labelled}
+                "variants": self.variants, "labelled": self.labelled, "merged_ids": self.merged_ids}
 
 
 def tracker_url(source: Union[str, Path]) -> str:
@@ -396,7 +397,7 @@ class Inbox:
     seconds: float
 
     def find(self, gid: str) -> Optional[Group]:
-        return next((g for g in self.groups if g.id == gid), None)
+        return next((g for g in self.groups if g.id == gid or gid in g.merged_ids), None)
 
 
 _SCANS: Dict[tuple, IncrementalScan] = {}
@@ -404,9 +405,10 @@ _SCANS_LOCK = threading.Lock()
 
 
 def read_inbox(source: Union[str, Path], paths, include_labelled: bool = False, since: Optional[float] = None,
-               low_confidence: float = LOW_CONFIDENCE, incremental: bool = True) -> Inbox:
+               low_confidence: float = LOW_CONFIDENCE, incremental: bool = True, encode="default") -> Inbox:
     """The inbox; by default the scan of the store is kept in this process and continued on the next reading
-    (the web pages read it on every page and label)."""
+    (the web pages read it on every page and label). `encode`: a sentence encoder (texts -> vectors) to merge
+    groups by meaning; by default knowledge.encoder when the project has it, None to group by text only."""
     started = time.perf_counter()
     if incremental and since is None:
         with _SCANS_LOCK:
@@ -415,6 +417,11 @@ def read_inbox(source: Union[str, Path], paths, include_labelled: bool = False, 
     else:
         turns = scan(source, since=since, low_confidence=low_confidence)
     groups = group(turns, labelled_keys(paths))
+    from . import similar
+
+    encoder = similar.default_encoder() if encode == "default" else encode
+    if encoder is not None:  # grouped by meaning too, when the project has a sentence encoder
+        groups = similar.merge(groups, encoder)
     if not include_labelled:
         groups = [g for g in groups if g.labelled is None]
     return Inbox(groups=groups, messages=len(turns), seconds=time.perf_counter() - started)
