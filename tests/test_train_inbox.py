@@ -146,3 +146,11 @@ def test_groups_close_in_meaning_are_merged_with_a_sentence_encoder(tmp_path, pr
     assert merged.groups[0].channels == {"rest": 2, "wechat": 1}
     other = next(g for g in by_text.groups if g.text == "办渔船的证去哪")
     assert merged.find(other.id) is merged.groups[0]  # an id from before the merge still finds its message
+
+
+def test_an_inbox_before_rasa_stored_anything_is_empty(tmp_path, project):
+    import sqlite3
+
+    assert read_inbox(tmp_path / "not-yet.sqlite3", project).groups == []
+    sqlite3.connect(str(tmp_path / "empty.sqlite3")).close()  # the file exists, Rasa's table not yet
+    assert read_inbox(tmp_path / "empty.sqlite3", project).messages == 0
