@@ -59,7 +59,17 @@ async def _save_all(db: Path, conversations: Dict[str, Tuple[str, Sequence[Sampl
 def write_conversations(db: Path, conversations: Dict[str, Tuple[str, Sequence[SampleTurn]]],
                         start: Optional[float] = None) -> None:
     """{sender: (channel, turns)} saved by Rasa's SQLTrackerStore into the SQLite file `db`."""
-    asyncio.run(_save_all(db, conversations, start if start is not None else time.time() - 86400))
+    job = _save_all(db, conversations, start if start is not None else time.time() - 86400)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(job)
+        return
+    # Called where an event loop runs already (Playwright's sync API): in a thread of its own.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, job).result()
 
 
 def replicate(db: Path, copies: int) -> int:

@@ -2,8 +2,9 @@
 under /console/api/train/. Mounted into the console by `setup_workbench(app)` (bot/console/app.py calls it);
 the console's middleware gives the session, the CSRF check on every POST and the login redirect.
 
-Plain server-rendered forms (the site's CSP allows no inline script): each inbox row is one form, the intent
-preselected with the model's guess, so a trainer labels with Tab / arrow keys / Enter.
+Server-rendered forms (the site's CSP allows no inline script; train.js only makes Enter on the intent list
+save the row): each inbox row is one form, the intent preselected with the model's guess and the first row
+focused, so a trainer labels by typing the intent's first letters and Enter, row after row.
 """
 from __future__ import annotations
 
@@ -207,6 +208,11 @@ async def stylesheet(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(HERE / "static" / "train.css", headers={"Content-Type": "text/css"})
 
 
+@trainer_only
+async def script(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(HERE / "static" / "train.js", headers={"Content-Type": "text/javascript"})
+
+
 async def _api_status(request: web.Request) -> web.Response:
     state = await _blocking(training.status, _paths(request))
     return web.json_response({"run": state}, dumps=_dumps)
@@ -235,6 +241,7 @@ def setup_workbench(app: web.Application) -> None:
     r.add_post("/console/train/discard", discard)
     r.add_get(r"/console/train/models/{model_id:[0-9A-Za-z_-]+}/confusion.png", confusion_image)
     r.add_get("/console/train/train.css", stylesheet)
+    r.add_get("/console/train/train.js", script)
     r.add_get("/console/api/train/inbox", trainer_only(_api_inbox))
     r.add_get("/console/api/train/status", trainer_only(_api_status))
     r.add_get("/console/api/train/models", trainer_only(_api_models))
