@@ -1,5 +1,7 @@
-"""Train, evaluate, activate through the real paths on a test-sized project: `rasa train` in the background,
-the figures from the model loaded by Rasa's Agent, and the switch through a real `rasa run`'s HTTP API."""
+"""The trainer's loop through the real paths on a test-sized project: a real `rasa run` (REST channel, SQL
+tracker store, HTTP API behind a token) misreads a message → it appears in the inbox → the trainer labels it →
+`rasa train` in the background → the evaluation shows it turned right → activation through `PUT /model` → the
+same message sent through the REST channel gets the right answer → roll back."""
 from __future__ import annotations
 
 import json
@@ -13,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.train import activation, registry, training
-from bot.train.annotate import add_example
+from bot.train.annotate import label
+from bot.train.inbox import read_inbox
 from bot.train.evaluation import compare
 from bot.train.paths import WorkbenchPaths
 
@@ -39,7 +42,12 @@ intents: [ask_fee, ask_hours, greet]
 responses:
   utter_greet:
     - text: 您好
+  utter_fee:
+    - text: 说的是费用
+  utter_hours:
+    - text: 说的是办公时间
 """
+REPLY = {"ask_fee": "说的是费用", "ask_hours": "说的是办公时间"}
 NLU = """version: "3.1"
 
 # Test-sized data: three intents.
@@ -68,6 +76,10 @@ RULES = """version: "3.1"
 rules:
   - rule: greet
     steps: [{intent: greet}, {action: utter_greet}]
+  - rule: fee
+    steps: [{intent: ask_fee}, {action: utter_fee}]
+  - rule: hours
+    steps: [{intent: ask_hours}, {action: utter_hours}]
 """
 
 
@@ -80,6 +92,9 @@ def project(tmp_path):
     (tmp_path / "data" / "rules.yml").write_text(RULES, encoding="utf-8")
     (tmp_path / "bench" / "data").mkdir(parents=True)
     (tmp_path / "models").mkdir()
+    (tmp_path / "credentials.yml").write_text("rest:\n", encoding="utf-8")
+    (tmp_path / "endpoints.yml").write_text(
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp_path / 'tracker.sqlite3'}\n", encoding="utf-8")
     return WorkbenchPaths(tmp_path, tmp_path / "models")
 
 
@@ -101,6 +116,15 @@ def _train(paths: WorkbenchPaths) -> dict:
     return state
 
 
+def _say(port: int, text: str, sender: str) -> str:
+    """What the bot answers through the REST channel (the webhook needs no token)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", method="POST",
+                                     data=json.dumps({"sender": sender, "message": text}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return " ".join(m.get("text", "") for m in json.loads(response.read()))
+
+
 def _parse(port: int, text: str) -> str:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/model/parse?token={TOKEN}", method="POST",
                                      data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"})
@@ -117,7 +141,8 @@ def rasa_server(project, free_ports):
         port = free_ports(1)[0]
         log = open(project.project_dir / "rasa.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--enable-api", "--auth-token", TOKEN,
-                                 "--model", str(model), "--port", str(port), "--interface", "127.0.0.1"],
+                                 "--model", str(model), "--port", str(port), "--interface", "127.0.0.1",
+                                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
                                 cwd=str(project.project_dir), stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"))
         holder["proc"] = proc
@@ -151,9 +176,16 @@ def test_annotate_train_evaluate_activate_and_roll_back(project, rasa_server, mo
     assert project.active_model.read_bytes() == registry.model_file(project, first).read_bytes()
 
     guessed = _parse(port, MESSAGE)
+    assert _say(port, MESSAGE, "citizen1") == REPLY.get(guessed, "您好")
     target = "ask_hours" if guessed == "ask_fee" else "ask_fee"
     _write_test_set(project, target)  # the label the trainer gives decides what "right" is
-    add_example(project, MESSAGE, target)
+
+    # The conversation Rasa stored puts the message in the inbox, with the model's guess.
+    inbox = read_inbox(project.project_dir / "tracker.sqlite3", project)
+    group = next(g for g in inbox.groups if g.text == MESSAGE)
+    assert group.predicted_intent == guessed and group.confidence < 0.6 and "low_confidence" in group.reasons
+    label(project, group.text, intent=target)
+    assert read_inbox(project.project_dir / "tracker.sqlite3", project).find(group.id) is None  # labelled
 
     time.sleep(1.1)  # a new second: model ids are timestamps
     second = _train(project)["id"]
@@ -178,10 +210,12 @@ def test_annotate_train_evaluate_activate_and_roll_back(project, rasa_server, mo
 
     assert activation.activate(project, None, url, TOKEN) == second  # the newest candidate
     assert _parse(port, MESSAGE) == target
+    assert _say(port, MESSAGE, "citizen2") == REPLY[target]
     statuses = {e["id"]: e["status"] for e in registry.models(project)}
     assert statuses == {first: "previous", second: "active"}
     activation.activate(project, first, url, TOKEN)  # roll back
     assert _parse(port, MESSAGE) == guessed
+    assert _say(port, MESSAGE, "citizen3") == REPLY.get(guessed, "您好")
     assert registry.read(project)["active"] == first
 
 
