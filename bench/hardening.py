@@ -56,7 +56,8 @@ async def crowd(web_url: str, people: int, turns: int) -> dict:
     timings, statuses = [], []
 
     async def person(session: aiohttp.ClientSession, number: int) -> None:
-        sender = f"crowd-{number:04d}-{uuid.uuid4().hex[:8]}"
+        async with session.post(f"{web_url}/api/session") as resp:
+            sender = (await resp.json())["sender"]
         for turn in range(turns):
             started = time.perf_counter()
             try:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.web import create_app
-from handoff_support import Console, Person, add_helper, new_sender, open_ticket
+from support.handoff import Console, Person, add_helper, new_sender, open_ticket
 
 pytestmark = pytest.mark.asyncio
 

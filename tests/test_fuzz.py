@@ -13,6 +13,8 @@ import secrets
 import aiohttp
 import pytest
 
+from support.stack import web_sender
+
 SEED = 20261207
 INPUTS = 2000
 TURNS = 260  # of them, messages that reach Rasa (the rest are refused at the door)
@@ -64,10 +66,15 @@ async def test_two_thousand_hostile_inputs_give_no_5xx_and_the_bot_still_answers
     chat_url = f"{live_stack.web_url}/api/chat"
     rest_url = f"{live_stack.rasa_url}/webhooks/rest/webhook"
     jobs = []
+    shared_page_sender = web_sender()
     for number in range(INPUTS):
         url = chat_url if number % 2 else rest_url
         if number < TURNS:
-            sender = "fuzz" + secrets.token_hex(6) if rng.random() < 0.7 else "fuzz-shared-0001"
+            fresh = rng.random() < 0.7
+            if url == chat_url:  # our page only takes the ids it issued
+                sender = web_sender() if fresh else shared_page_sender
+            else:
+                sender = "fuzz" + secrets.token_hex(6) if fresh else "fuzz-shared-0001"
             body = json.dumps({"sender": sender, "message": odd_message(rng)}).encode()
         else:
             body = malformed_body(rng)
@@ -93,7 +100,7 @@ async def test_two_thousand_hostile_inputs_give_no_5xx_and_the_bot_still_answers
     assert sum(1 for _, status in statuses if status == 200) >= TURNS // 2
 
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.post(chat_url, json={"sender": "fuzz-after-0001", "message": "公积金提取要带什么"}) as resp:
+        async with session.post(chat_url, json={"sender": web_sender(), "message": "公积金提取要带什么"}) as resp:
             assert resp.status == 200
             messages = (await resp.json())["messages"]
     assert any("公积金" in (m["text"] or "") for m in messages), messages

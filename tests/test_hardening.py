@@ -17,7 +17,7 @@ from bot.channels.rest import check_body
 from bot.handoff.models import Complaint, Rating, Ticket
 from bot.limits import MESSAGE_MAX_CHARS, cut_message
 from bot.nlu.normalizer import MESSAGE_CUT, ChineseTextNormalizer
-from tests.conftest import listening_addresses
+from support.stack import listening_addresses, web_sender
 
 TIMEOUT = 120
 LONG_QUESTION = "公积金提取要带什么材料" + "。" * 19_990  # 20,001 characters: killed Rasa before the limit
@@ -108,7 +108,7 @@ def test_rest_channel_answers_400_on_a_malformed_body(live_stack, body):
 
 
 def test_our_page_tells_the_person_what_was_cut(live_stack):
-    sender = "hard-" + secrets.token_hex(8)
+    sender = web_sender()
     resp = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": sender, "message": LONG_QUESTION[:5000]},
                          timeout=TIMEOUT)
     assert resp.status_code == 200, resp.text
@@ -215,3 +215,33 @@ def test_the_connection_after_a_413_is_closed_not_stuck(live_stack):
         assert second.status == 200 and json.loads(second.read())["web"] == "ok"
     finally:
         conn.close()
+
+
+# --- the page's sender ids are issued by the server -------------------------------------------------
+
+def test_the_server_issues_sender_ids_and_refuses_others(live_stack):
+    from bot.web.senders import issue, verify
+
+    issued = [requests.post(f"{live_stack.web_url}/api/session", timeout=TIMEOUT).json()["sender"] for _ in range(3)]
+    assert len(set(issued)) == 3 and all(len(s) == 44 for s in issued)
+    assert all(verify(live_stack.settings.web_secret, s) for s in issued)
+    resp = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": issued[0], "message": "你好"},
+                         timeout=TIMEOUT)
+    assert resp.status_code == 200 and resp.json()["messages"]
+    # An id the client chose, or one signed with another secret, opens neither a conversation nor the stream.
+    for chosen in ("aaaaaaaa", "x" * 44, issue("another secret"), issued[0][:-1] + ("A" if issued[0][-1] != "A" else "B")):
+        resp = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": chosen, "message": "你好"},
+                             timeout=TIMEOUT)
+        assert resp.status_code in (400, 403), chosen
+        resp = requests.get(f"{live_stack.web_url}/api/events", params={"sender": chosen}, timeout=TIMEOUT)
+        assert resp.status_code in (400, 403), chosen
+
+
+def test_sender_ids_are_128_random_bits_and_signed():
+    from bot.web.senders import issue, verify
+
+    ids = {issue("s") for _ in range(1000)}
+    assert len(ids) == 1000
+    sample = next(iter(ids))
+    assert verify("s", sample) and not verify("t", sample) and not verify("s", sample.swapcase())
+    assert not verify("s", None) and not verify("s", "é" * 44)

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from bot.web.rasa_client import RasaBusy, TurnGate
+from bot.clients.rasa import RasaBusy, TurnGate
 
 pytestmark = pytest.mark.asyncio
 

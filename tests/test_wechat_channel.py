@@ -8,11 +8,10 @@ import time
 import aiohttp
 import pytest
 
-from handoff_support import QUEUED_RE, Console, add_helper, response_text
-from test_conversations_live import catalog  # noqa: F401 (fixture)
-from wechat_support import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
+from support.handoff import QUEUED_RE, Console, add_helper, response_text
+from support.wechat import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
                             new_openid, rasa_user_texts, wechat_stack)
-from conftest import rasa_api_params
+from support.stack import rasa_api_params
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,6 +42,7 @@ OPTION = response_text("utter_fragment_wechat_option")
 
 @pytest.fixture(scope="module")
 def standin():
+    """Its own stand-in (not the session's): these tests count the stand-in's token fetches."""
     server = WeChatStandIn().start()
     yield server
     server.stop()

@@ -5,12 +5,12 @@ import asyncio
 
 import pytest
 
-from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
+from bot.settings import WeChatConfig, WeChatConfigError
 from bot.channels.wechat_state import TurnRegistry
 from bot.channels.wechat_text import MAX_TEXT_BYTES, WeChatTexts, option_number, split_text
 from bot.run import Stack, wechat_status
 from bot.settings import REPO_ROOT, Settings
-from handoff_support import response_text
+from support.handoff import response_text
 
 TEXTS = WeChatTexts(REPO_ROOT / "domain.yml")
 

@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse
 
 from bot.limits import MESSAGE_MAX_CHARS, cut_message
 from bot.privacy import mask_personal_data
+from bot.texts import DomainTexts
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +29,11 @@ CUT_NOTICE = "utter_message_cut"
 
 
 def domain_text(request: Request, name: str, **values: Any) -> Optional[str]:
-    """The first text variation of a domain response of the loaded model, filled; None when there is none."""
+    """A domain response of the loaded model, filled (the domain-text service); None when there is none."""
     agent = getattr(request.app.ctx, "agent", None)
     domain = getattr(agent, "domain", None)
-    variations = (domain.responses.get(name) if domain is not None else None) or []
-    for variation in variations:
-        text = variation.get("text")
-        if isinstance(text, str) and not variation.get("channel"):
-            for key, value in values.items():
-                text = text.replace("{" + key + "}", str(value))
-            return text
-    return None
+    texts = DomainTexts.of({"responses": domain.responses} if domain is not None else {})
+    return texts.render(name, **values) if name in texts else None
 
 
 def check_body(raw: bytes) -> Dict[str, Any]:

@@ -12,7 +12,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import re
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
@@ -27,17 +26,20 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot.clients.handoff import RELAY_TIMEOUT, HandoffClient
 from bot.limits import MESSAGE_MAX_CHARS
 from bot.privacy import mask_openid
+from bot.settings import Settings
 
 from .wechat_api import CustomerServiceSender, WeChatSendError
-from .wechat_config import PROJECT_DIR, WeChatConfig
 from .wechat_outbox import Outbox, OutboxStore
-from .wechat_relay import CHANNEL, HandoffRelay
+from .relay import HandoffRelay
 from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, SeenStore, Turn, TurnRegistry
 from .wechat_text import WeChatTexts, option_number, split_text
 
 logger = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
 
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB
 # The rest of a long answer waits this long after the passive reply was returned, so that it arrives after it.
@@ -72,7 +74,7 @@ class WeChatOutput(OutputChannel):
 
 
 class WeChatInput(InputChannel):
-    """Configured from WECHAT_* environment variables (credentials.yml only names the class)."""
+    """Configured from Settings (WECHAT_* environment variables; credentials.yml only names the class)."""
 
     @classmethod
     def name(cls) -> Text:
@@ -80,15 +82,17 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
-        return cls(WeChatConfig.from_env(os.environ))
+        return cls(Settings.from_env())
 
-    def __init__(self, config: WeChatConfig, relay: Optional[HandoffRelay] = None):
-        self.config = config
-        self.texts = WeChatTexts(PROJECT_DIR / "domain.yml")
+    def __init__(self, settings: Settings, relay: Optional[HandoffRelay] = None):
+        self.settings = settings
+        self.config = config = settings.wechat
+        self.texts = WeChatTexts(settings.domain_path)
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
         self.menu = config.menu() if config.enabled else {}
         self.sender = CustomerServiceSender(config)
-        self.relay = relay or HandoffRelay(os.environ.get("HANDOFF_URL", ""), os.environ.get("HANDOFF_SECRET", ""))
+        self.relay = relay or HandoffRelay(HandoffClient(settings.handoff_url, settings.handoff_secret,
+                                                         timeout=RELAY_TIMEOUT), CHANNEL, mask=mask_openid)
         self.turns = TurnRegistry()
         self._engine: Any = None
         self._options: Optional[OptionStore] = None
@@ -109,7 +113,7 @@ class WeChatInput(InputChannel):
         if self._engine is None:  # not at import time: the database is the catalog's (DATABASE_URL)
             from knowledge import make_engine
 
-            self._engine = make_engine()
+            self._engine = make_engine(self.settings.database_url)
         return self._engine
 
     @property
@@ -364,7 +368,7 @@ class WeChatInput(InputChannel):
             """A helper's (or the resumed bot's) message from the handoff, sent on as 客服消息."""
             if off():
                 return off()
-            secret = os.environ.get("HANDOFF_SECRET", "")
+            secret = self.settings.handoff_secret
             given = request.headers.get("X-Handoff-Secret", "")
             if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
                 return _forbidden()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.handoff.service import HelperInfo
+from bot.handoff.records import HelperInfo
 
 COOKIE = "sqfd_console"
 LOGIN_COOKIE = "sqfd_console_login"
@@ -80,6 +80,9 @@ class LoginThrottle:
         self._failures.pop(self._keys(username, address)[0], None)
 
 
+THROTTLE = web.AppKey("console_throttle", LoginThrottle)
+
+
 def wants_json(request: web.Request) -> bool:
     return (request.path.startswith(("/console/api/", "/console/partials/")) or request.method != "GET"
             or "application/json" in request.headers.get("Accept", ""))
@@ -115,7 +118,7 @@ def make_auth_middleware(get_service: Callable, minutes: int):
             return await handler(request)
         service = get_service(request.app)
         token = request.cookies.get(COOKIE, "")
-        found = service.session(token, minutes) if token and service is not None else None
+        found = await service.session(token, minutes) if token and service is not None else None
         if found is None:
             return unauthorised(request)
         helper, csrf = found

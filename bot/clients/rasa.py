@@ -1,13 +1,23 @@
-"""Talk to Rasa's REST channel and normalise what it returns."""
+"""The one client of Rasa's HTTP API: the REST channel (our page's turns, normalised for the page) and the
+conversation API (`rasa run --enable-api`: pause, resume, trigger an intent, read the state) for the handoff
+and the idle rating question. Timeouts are here; every failure is a `RasaUnavailable`."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from typing import Any, Dict, List, Optional
+from urllib.parse import quote
 
 import aiohttp
 
+from bot.privacy import mask_personal_data
+
 logger = logging.getLogger(__name__)
+
+# Rasa's first turns after loading can take seconds; beyond this the citizen gets the apology.
+CHAT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
+# Conversation API calls (pause, resume, trigger, state).
+API_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 
 
 class RasaUnavailable(Exception):
@@ -48,6 +58,7 @@ class TurnGate:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         self._slots.release()
+
 
 
 def _str_or_none(value: Any) -> Optional[str]:
@@ -107,28 +118,32 @@ def normalise_messages(raw: Any) -> List[Dict[str, Any]]:
 
 
 class RasaClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, gate: Optional[TurnGate] = None) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str = "",
+                 gate: Optional[TurnGate] = None) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
+        self._params = {"token": token} if token else {}  # Rasa's API token (rasa run --auth-token)
         self.gate = gate or TurnGate()
 
-    async def send(self, sender: str, message: str) -> List[Dict[str, Any]]:
-        url = f"{self._base_url}/webhooks/rest/webhook"
-        # input_channel "web": actions know the person is on our page (the handoff can reach them there).
-        body = {"sender": sender, "message": message, "input_channel": "web"}
-        async with self.gate:
-            return await self._send(url, body)
-
-    async def _send(self, url: str, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+    async def _call(self, method: str, path: str, body: Any = None,
+                    timeout: aiohttp.ClientTimeout = API_TIMEOUT) -> Any:
         try:
-            async with self._session.post(url, json=body) as resp:
+            async with self._session.request(method, f"{self._base_url}{path}", json=body, params=self._params,
+                                             timeout=timeout) as resp:
                 if resp.status != 200:
                     detail = (await resp.text())[:300]
-                    raise RasaUnavailable(f"Rasa answered {resp.status}: {detail!r}")
-                raw = await resp.json(content_type=None)
+                    raise RasaUnavailable(f"Rasa answered {resp.status} to {path.split('?')[0]}: {detail!r}")
+                return await resp.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return normalise_messages(raw)
+
+    # ---- the REST channel: a person's turn on our page ----
+
+    async def send(self, sender: str, message: str) -> List[Dict[str, Any]]:
+        # input_channel "web": actions know the person is on our page (the handoff can reach them there).
+        body = {"sender": sender, "message": message, "input_channel": "web"}
+        async with self.gate:  # a busy Rasa: the turn waits its place (bounded), it does not fail
+            return normalise_messages(await self._call("POST", "/webhooks/rest/webhook", body, CHAT_TIMEOUT))
 
     async def is_up(self, timeout: float = 2.0) -> bool:
         try:
@@ -138,3 +153,42 @@ class RasaClient:
                 return resp.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
+
+    # ---- the conversation API: pause and resume a person's conversation ----
+
+    @staticmethod
+    def _conversation(sender: str) -> str:
+        return f"/conversations/{quote(sender, safe='')}"
+
+    async def pause(self, sender: str) -> None:
+        await self._call("POST", f"{self._conversation(sender)}/tracker/events?include_events=NONE",
+                         [{"event": "pause"}])
+
+    async def resume(self, sender: str, intent: Optional[str]) -> List[Dict[str, Any]]:
+        """Resume the conversation; with an intent, trigger it and return the bot's messages."""
+        # action_listen after the resume: the triggered intent then looks like a normal user turn to the rules.
+        await self._call("POST", f"{self._conversation(sender)}/tracker/events?include_events=NONE",
+                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+        if not intent:
+            return []
+        reply = await self._call("POST", f"{self._conversation(sender)}/trigger_intent?include_events=NONE",
+                                 {"name": intent, "entities": {}})
+        messages = reply.get("messages") if isinstance(reply, dict) else None
+        if not isinstance(messages, list):
+            logger.warning("no messages from Rasa after resuming %s", mask_personal_data(sender))
+            return []
+        return messages
+
+    async def state(self, sender: str) -> Dict[str, Any]:
+        """The conversation's current state (slots, paused, active_loop), without its events."""
+        state = await self._call("GET", f"{self._conversation(sender)}/tracker?include_events=NONE")
+        if not isinstance(state, dict):
+            raise RasaUnavailable("unexpected tracker")
+        return state
+
+    async def trigger(self, sender: str, intent: str) -> List[Dict[str, Any]]:
+        """Trigger an intent (as if the person said it) and return the bot's messages."""
+        reply = await self._call("POST", f"{self._conversation(sender)}/trigger_intent?include_events=NONE",
+                                 {"name": intent, "entities": {}})
+        messages = reply.get("messages") if isinstance(reply, dict) else None
+        return messages if isinstance(messages, list) else []

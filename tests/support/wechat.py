@@ -19,7 +19,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.run import Stack, StackError, free_ports
 from bot.settings import Settings
-from conftest import rasa_api_params, stack_env
+from support.stack import rasa_api_params, stack_env
 
 TOKEN = "hallTestToken2026"
 APPID = "wx1234567890abcdef"
