@@ -99,10 +99,10 @@ def evaluate_model(model: Path, questions_path: Path, with_matters: bool = True)
     started = time.perf_counter()
     parses = asyncio.run(_parse_all(model, [q["q"] for q in questions]))
     catalog = None
-    if with_matters:
-        from knowledge import open_catalog
+    if with_matters:  # the catalog exactly as the action server opens it (DATABASE_URL, CATALOG_CITY)
+        from actions.catalog_access import catalog as action_catalog
 
-        catalog = open_catalog(cache=True)
+        catalog = action_catalog()
     figures = figures_for(parses, questions, catalog)
     figures.update(test_set=questions_path.name, test_set_fingerprint=test_set_fingerprint(questions_path),
                    evaluated=time.time(), seconds=round(time.perf_counter() - started, 1))
