@@ -2,6 +2,7 @@
 
     python -m bot.console add-helper zhangsan --name 张三 --staff-no A012 --queue qykb --queue zonghe
     python -m bot.console add-helper boss --name 李主任 --staff-no S001 --supervisor
+    python -m bot.console add-helper wangwu --name 王五 --staff-no T003 --role trainer   # 训练师工作台
     python -m bot.console set-password zhangsan
     python -m bot.console set-queues zhangsan --queue bdc
     python -m bot.console disable zhangsan | enable zhangsan
@@ -21,7 +22,7 @@ from typing import List, Optional
 
 from bot.handoff.config import HandoffConfig, HandoffConfigError
 from bot.handoff.passwords import WeakPassword
-from bot.handoff.records import SUPERVISOR, HandoffError, mask_sender
+from bot.handoff.records import ROLES, SUPERVISOR, TRAINER, HandoffError, mask_sender
 from bot.handoff.service import HandoffService
 from bot.privacy import mask_personal_data
 from bot.settings import Settings, SettingsError
@@ -86,7 +87,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     add.add_argument("--name", required=True, help="name shown to citizens, e.g. 张三")
     add.add_argument("--staff-no", required=True, help="工号, shown to citizens")
     add.add_argument("--queue", action="append", default=[], help="a queue code (repeat for several)")
-    add.add_argument("--supervisor", action="store_true", help="sees and manages all queues")
+    add.add_argument("--supervisor", action="store_true", help="sees and manages all queues (= --role supervisor)")
+    add.add_argument("--role", choices=ROLES, help="helper (default), supervisor, or trainer (the trainer's "
+                                                   "workbench; no queue needed)")
     add.add_argument("--password-stdin", action="store_true")
     pw = sub.add_parser("set-password", help="set a new password (ends the helper's sessions)")
     pw.add_argument("username")
@@ -109,10 +112,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         service = _service()
         if args.command == "add-helper":
-            if not args.queue and not args.supervisor:
-                parser.error("give at least one --queue (or --supervisor)")
+            if args.supervisor and args.role not in (None, SUPERVISOR):
+                parser.error("--supervisor and --role differ")
+            role = SUPERVISOR if args.supervisor else (args.role or "helper")
+            if not args.queue and role not in (SUPERVISOR, TRAINER):
+                parser.error("give at least one --queue (or --supervisor, or --role trainer)")
             helper = service.add_helper(args.username, args.name, args.staff_no, _password(args), args.queue,
-                                        role=SUPERVISOR if args.supervisor else "helper")
+                                        role=role)
             print(f"created: {_describe(helper)}")
         elif args.command == "set-password":
             service.set_password(args.username, _password(args))

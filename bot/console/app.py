@@ -47,3 +47,7 @@ def setup_console(app: web.Application) -> None:
     r.add_post(r"/console/tickets/{ticket_id:\d+}/handback", views.handback)
     r.add_get("/console/ws", ws.console_ws)
     r.add_static("/console/static/", HERE / "static", show_index=False, follow_symlinks=False)
+    # The trainer's workbench (/console/train, trainers and supervisors): its own routes and templates.
+    from bot.train.web import setup_workbench
+
+    setup_workbench(app)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import models as m
 from .passwords import DUMMY_HASH, hash_password, verify_password
-from .records import HELPER_ROLE, SUPERVISOR, HandoffError, HelperInfo
+from .records import HELPER_ROLE, ROLES, HandoffError, HelperInfo
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class AccountsMixin:
         username = username.strip()
         if not username or len(username) > 64 or not username.isprintable() or " " in username:
             raise HandoffError("bad_username")
-        if role not in (HELPER_ROLE, SUPERVISOR):
+        if role not in ROLES:
             raise HandoffError("bad_role")
         queues = self._check_queues(queues)
         password_hash = hash_password(password)

@@ -39,7 +39,7 @@ class Helper(Base):
     display_name = Column(String(64), nullable=False)
     staff_no = Column(String(32), nullable=False)  # 工号
     password_hash = Column(String(255), nullable=False)
-    role = Column(String(16), nullable=False, default="helper")  # "helper" | "supervisor"
+    role = Column(String(16), nullable=False, default="helper")  # "helper" | "supervisor" | "trainer"
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False)
     # On duty while a console of theirs is connected (kept fresh by its WebSocket heartbeat).

@@ -9,7 +9,9 @@ from typing import FrozenSet, List, Optional
 from . import models as m
 
 MAX_TRANSCRIPT = 200
-SUPERVISOR, HELPER_ROLE = "supervisor", "helper"
+SUPERVISOR, HELPER_ROLE, TRAINER = "supervisor", "helper", "trainer"
+# Trainers work on the bot's understanding (/console/train); they take no tickets unless given queues.
+ROLES = (HELPER_ROLE, SUPERVISOR, TRAINER)
 REASONS = ("request_human", "complain", "fallback", "assisted", "low_rating")
 
 
@@ -48,6 +50,11 @@ class HelperInfo:
     @property
     def supervisor(self) -> bool:
         return self.role == SUPERVISOR
+
+    @property
+    def can_train(self) -> bool:
+        """May open the trainer's workbench (/console/train): trainers and supervisors, not helpers."""
+        return self.role in (TRAINER, SUPERVISOR)
 
     def can_see(self, queue_code: str, helper_id: Optional[int]) -> bool:
         return self.supervisor or queue_code in self.queues or helper_id == self.id
