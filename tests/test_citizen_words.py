@@ -10,6 +10,7 @@ from bot.run import HALL_FILE, hall_sample_notice
 from bot.settings import Settings, SettingsError
 from conftest import REPO_ROOT
 from knowledge import open_catalog
+from support.catalog import matter_codes
 
 DOMAIN = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
 F = Fragments(DOMAIN)
@@ -30,7 +31,7 @@ def test_no_domain_response_speaks_catalog_jargon():
 
 def test_every_matter_reads_in_plain_words(catalog):
     hall = catalog.hall()
-    for code in catalog.matter_codes():
+    for code in matter_codes(catalog):
         matter = catalog.matter(code)
         said = "\n".join([F.overview(matter), F.time_limit(matter) or F("unknown"), F.online(matter),
                           F.visits(matter.visits), F.place(matter.place), *F.material_lines(matter, {})])

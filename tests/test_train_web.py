@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from bot.handoff.config import HandoffConfig
 from bot.handoff.service import HandoffService

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from sqlalchemy import create_engine, text as sql
 
@@ -191,8 +191,9 @@ def _user_turn(sender: str, timestamp: float, data: dict) -> Turn:
                 guess, guess_confidence = ranked["name"], float(ranked.get("confidence") or 0.0)
                 break
     raw = data.get("text") or ""
-    return Turn(sender=sender, channel=data.get("input_channel") or "", raw=raw, timestamp=timestamp or 0.0, intent=name, confidence=confidence, guess=guess,
-                guess_confidence=guess_confidence, payload=raw.lstrip().startswith("/"))
+    return Turn(sender=sender, channel=data.get("input_channel") or "", raw=raw, timestamp=timestamp or 0.0,
+                intent=name, confidence=confidence, guess=guess, guess_confidence=guess_confidence,
+                payload=raw.lstrip().startswith("/"))
 
 
 class _Scanner:
