@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -12,7 +12,7 @@ from knowledge.views import BundleView, MatterView
 
 from . import catalog_access, guide
 from .follow_ups import offer_follow_ups
-from .render import ASPECTS, Fragments, hall_values, matter_button
+from bot.texts.catalog import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
 from .unknown_matter import say_not_in_catalog
 

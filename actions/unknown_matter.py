@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from knowledge.verdict import MAX_RELATED
 
 from . import catalog_access
-from .render import Fragments, matter_button
+from bot.texts.catalog import Fragments, matter_button
 from .resolve import Resolution
 
 

@@ -25,6 +25,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.settings import Settings
 from knowledge import Candidate, MatterSearch, open_catalog
 from knowledge.text import normalize
 
@@ -42,7 +43,8 @@ class _CatalogIndex:
         import spacy
         from spacy.matcher import PhraseMatcher
 
-        catalog = open_catalog()
+        settings = Settings.from_env()
+        catalog = open_catalog(settings.database_url, city=settings.catalog_city)
         terms = catalog.terms()
         self.top = top
         # Words (BM25) and closeness in meaning (knowledge/rerank.py); also teaches jieba the terms.

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import uuid
@@ -15,8 +14,9 @@ from typing import Callable, List, Optional
 
 import aiohttp
 import yaml
+from support.stack import rasa_api_params, web_sender
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 HANDOFF_CONFIG = REPO_ROOT / "tests" / "fixtures" / "handoff.yml"
 PASSWORD = "test-password-1"
 QUEUED_RE = re.compile(r"已为您转接，前面还有 (\d+) 位，预计等待 (\d+) 分钟")
@@ -28,7 +28,7 @@ def response_text(name: str) -> str:
 
 
 def new_sender() -> str:
-    return "t" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
+    return web_sender()
 
 
 def add_helper(database_url: str, queues=(), supervisor: bool = False, name: str = "测试员",
@@ -190,7 +190,7 @@ def new_ticket(frame: dict, person: Person) -> bool:
 
 async def rasa_tracker(rasa_url: str, sender: str) -> dict:
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{rasa_url}/conversations/{sender}/tracker") as resp:
+        async with session.get(f"{rasa_url}/conversations/{sender}/tracker", params=rasa_api_params()) as resp:
             return await resp.json()
 
 

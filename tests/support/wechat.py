@@ -19,7 +19,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.run import Stack, StackError, free_ports
 from bot.settings import Settings
-from conftest import stack_env
+from support.stack import rasa_api_params, stack_env
 
 TOKEN = "hallTestToken2026"
 APPID = "wx1234567890abcdef"
@@ -271,7 +271,7 @@ class WeChatServer:
 
 async def rasa_user_texts(rasa_url: str, sender: str) -> List[str]:
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{rasa_url}/conversations/{sender}/tracker") as resp:
+        async with session.get(f"{rasa_url}/conversations/{sender}/tracker", params=rasa_api_params()) as resp:
             tracker = await resp.json()
     return [e.get("text") for e in tracker.get("events") or [] if e.get("event") == "user"]
 

@@ -1,26 +1,28 @@
-"""Turns catalog views into the variables of domain responses.
+"""Catalog facts as sentences: turns catalog views into the variables of domain responses.
 
-Every Chinese word comes from a `utter_fragment_*` response of the domain, so all citizen-facing text
-lives in domain.yml; this module only decides which fragment to use and fills it with catalog facts.
+Every Chinese word comes from a `utter_fragment_*` response of the domain (through the domain-text service),
+so all citizen-facing text lives in domain.yml; this module only decides which fragment to use and fills it.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from knowledge.views import BundleView, HallView, MatterView, PlaceView
+
+from . import DomainTexts
 
 ASPECTS = ("materials", "conditions", "procedure", "time_limit", "fee", "location", "online", "hours")
 
 
 class Fragments:
-    def __init__(self, domain: Dict[str, Any]):
-        self._responses = domain.get("responses", {})
+    """`Fragments(texts)`, or `Fragments(domain)` with the domain Rasa hands an action."""
+
+    def __init__(self, texts: Union[DomainTexts, Mapping[str, Any]]):
+        self.texts = texts if isinstance(texts, DomainTexts) else DomainTexts.of(texts)
 
     def __call__(self, fragment: str, /, **values: Any) -> str:
-        variants = self._responses.get(f"utter_fragment_{fragment}")
-        if not variants:
-            raise KeyError(f"domain has no response utter_fragment_{fragment}")
-        return variants[0]["text"].format(**values)
+        """Strict: a missing fragment or variable is a bug in the domain, raised (tests catch it)."""
+        return self.texts.template(f"utter_fragment_{fragment}").format(**values)
 
     def numbered(self, texts: List[str]) -> str:
         return "\n".join(self("numbered_line", index=i, text=t) for i, t in enumerate(texts, 1))
