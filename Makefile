@@ -15,8 +15,9 @@ KNOWLEDGE_CODE := $(wildcard knowledge/*.py)
 TRAINING_FILES := domain.yml config.yml $(wildcard bot/nlu/*.py) $(shell find data -name '*.yml' 2>/dev/null)
 GENERATED_NLU := var/jieba/catalog.txt
 MODEL_STAMP := models/.trained
+WIDGET_STAMP := tests/widget/node_modules/.installed
 
-.PHONY: run test setup catalog model retrain nlu-data test-python test-conversations bench bench-recognition clean help
+.PHONY: run test setup catalog model retrain nlu-data widget lint validate test-python test-conversations bench bench-recognition clean help
 
 help:
 	@echo "make run   - set up and start the assistant (http://localhost:8000/)"
@@ -25,8 +26,16 @@ help:
 run: setup catalog model
 	$(PY) -m bot.run
 
-test: setup catalog model
-	$(MAKE) -k test-python test-conversations
+test: setup catalog model widget
+	$(MAKE) -k lint validate test-python test-conversations
+
+# Style and mistakes (unused or undefined names) in every Python file: ruff, configured in pyproject.toml.
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# The training data against the domain (intents, responses, slots, forms, story conflicts).
+validate: setup
+	$(RASA) data validate --domain domain.yml --data data
 
 setup: $(VENV)/.installed
 
@@ -51,6 +60,13 @@ $(GENERATED_NLU): $(CATALOG_FILES) $(KNOWLEDGE_CODE) bot/nlu/generate.py $(VENV)
 
 model: $(MODEL_STAMP)
 
+# The standard Rasa web widget (rasa-webchat) for the browser test of the socket.io channel, from npm's lock file.
+widget: $(WIDGET_STAMP)
+
+$(WIDGET_STAMP): tests/widget/package.json tests/widget/package-lock.json
+	cd tests/widget && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The jieba dictionary is order-only: a catalog change needs no retraining (matters are recognised from the
 # catalog at run time); `make retrain` refreshes the dictionary inside the model when wanted.
 $(MODEL_STAMP): $(TRAINING_FILES) $(VENV)/.installed | $(GENERATED_NLU)
@@ -61,8 +77,8 @@ retrain: setup nlu-data
 	$(RASA) train --force --out models --fixed-model-name assistant
 	touch $(MODEL_STAMP)
 
-test-python: setup model
-	$(PY) -m pytest tests -p no:cacheprovider
+test-python: setup model widget
+	$(PY) -m pytest tests -p no:cacheprovider --durations=20
 
 # Conversation tests on the trained model: real user texts through NLU and dialogue policies.
 test-conversations: setup catalog model

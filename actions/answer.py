@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -12,8 +12,9 @@ from knowledge.views import BundleView, MatterView
 
 from . import catalog_access, guide, understanding
 from .follow_ups import offer_follow_ups
-from .render import ASPECTS, Fragments, hall_values, matter_button
+from bot.texts.catalog import ASPECTS, Fragments, hall_values, matter_button
 from .resolve import resolve
+from .unknown_matter import say_not_in_catalog
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class ActionAnswer(Action):
             return [SlotSet("bundle", resolution.code), SlotSet("aspect", aspect)]
         if resolution.kind == "none":
             return self._without_matter(dispatcher, tracker, fragments, aspect)
+        if resolution.kind == "not_in_catalog":  # a matter the catalog lacks: no neighbour's facts
+            return say_not_in_catalog(dispatcher, fragments, resolution, aspect)
 
         matter = catalog.matter(resolution.code)
         understanding.note_elsewhere(dispatcher, tracker, catalog.hall())

@@ -2,33 +2,32 @@
 
 Ratings: `action_ask_rating` asks on goodbye or when the web server reports the person idle (EXTERNAL_idle),
 once per session and only after the bot answered something; `action_rate` stores the score (kind "bot", or
-"human" after a helper, see action_handoff_returned) through the internal API, then `rating_comment_form` takes
+"human" after a helper, see action_handoff_returned) through actions/feedback_writes.py, then `rating_comment_form` takes
 an optional comment; a low score asks what went wrong and offers a helper (reason low_rating).
 
 Complaints: `complaint_form` takes the matter (unless known), what happened and a contact number;
-`action_complaint_submit` stores the complaint in SQL itself (so it is kept even when the web server is down),
+`action_complaint_submit` stores the complaint (actions/feedback_writes.py: kept even when the web server is down),
 gives its reference number and the hall's commitment time from the catalog, and opens a ticket for a helper.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.handoff.cleaning import clean_text
-from bot.handoff.feedback import FeedbackStore
+from bot.limits import clean_text
 from bot.privacy import mask_personal_data
 
 from . import catalog_access
+from .feedback_writes import attach_ticket, save_comment, save_complaint, save_rating
 from .hall_help import ActionComplaintInfo
-from .handoff import (HandoffUnavailable, _intent, _post, announce, matter_of, normalise_phone, offline_notice,
-                      report_rating, session_events, ticket_body)
-from .rating_question import BOT, HUMAN, LOW, ask_rating, rating_buttons, score_from
-from .render import Fragments
+from .handoff import (HandoffUnavailable, _intent, announce, matter_of, normalise_phone, offline_notice,
+                      session_events, ticket_body)
+from .rating_question import BOT, LOW, ask_rating, rating_buttons, score_from
+from bot.texts.catalog import Fragments
 
 logger = logging.getLogger(__name__)
 
@@ -39,27 +38,6 @@ NOT_QUESTIONS = {"greet", "goodbye", "thank", "affirm", "deny", "rate", "session
 COMPLAINT_SLOTS = ("complaint_matter", "complaint_detail", "complaint_phone", "complaint_opening")
 MAX_COMMENT = 1000
 MAX_DETAIL = 2000
-
-_store_lock = threading.Lock()
-_store: Optional[FeedbackStore] = None
-
-
-def feedback_store() -> FeedbackStore:
-    """The handoff database, opened on first use: complaints (and ratings when the web server is away)."""
-    global _store
-    with _store_lock:
-        if _store is None:
-            from knowledge import make_engine
-
-            from bot.handoff.config import HandoffConfig
-            from bot.settings import Settings
-
-            settings = Settings.from_env()
-            store = FeedbackStore(make_engine(settings.handoff_db_url), HandoffConfig.load(settings.handoff_config).tz)
-            store.setup()
-            _store = store
-        return _store
-
 
 def answered_something(tracker: Tracker) -> bool:
     """In this session, the person asked something (not just hello/bye) and the bot replied after it."""
@@ -117,18 +95,7 @@ class ActionRate(Action):
             return events + [SlotSet("rating_pending", False)]
         kind = tracker.get_slot("rating_kind") or BOT
         channel, sender, matter = _channel(tracker), tracker.sender_id, tracker.get_slot("matter")
-        rating_id = None
-        try:
-            rating_id = (await report_rating(channel, sender, score, None, kind, matter)).get("rating_id")
-        except HandoffUnavailable as exc:
-            logger.warning("rating via the handoff API failed (%s): stored directly", mask_personal_data(str(exc)))
-            try:
-                store = feedback_store()
-                info = (store.rate_human_help(channel, sender, score) if kind == HUMAN
-                        else store.add_rating(kind, channel, sender, score, matter_code=matter))
-                rating_id = info.id
-            except Exception:
-                logger.exception("rating could not be stored")
+        rating_id = await save_rating(channel, sender, score, kind, matter)
         logger.info("rating %s kind=%s score=%d", rating_id, kind, score)
         return events + [SlotSet("rating_id", float(rating_id) if rating_id else None),
                          SlotSet("rating_low", score <= LOW), SlotSet("rating_asked", True),
@@ -167,14 +134,7 @@ class ActionRatingComment(Action):
         comment, rating_id = tracker.get_slot("rating_comment"), tracker.get_slot("rating_id")
         if comment and rating_id:
             channel, sender = _channel(tracker), tracker.sender_id
-            try:
-                await _post(f"/internal/handoff/ratings/{int(rating_id)}/comment",
-                            {"channel": channel, "sender": sender, "comment": comment})
-            except HandoffUnavailable:
-                try:
-                    feedback_store().set_comment(int(rating_id), channel, sender, comment)
-                except Exception:
-                    logger.exception("rating comment could not be stored")
+            await save_comment(int(rating_id), channel, sender, comment)
         events = [SlotSet("rating_comment", None), SlotSet("rating_pending", False), SlotSet("rating_id", None)]
         if tracker.get_slot("rating_low"):
             fragments = Fragments(domain)
@@ -277,8 +237,8 @@ class ActionComplaintSubmit(Action):
         text = "\n".join(part for part in (opening, detail) if part)
         channel, sender = _channel(tracker), tracker.sender_id
         try:
-            complaint = feedback_store().add_complaint(channel, sender, text, phone or "",
-                                                       matter.code if matter else None, None if matter else named)
+            complaint = await save_complaint(channel, sender, text, phone or "", matter.code if matter else None,
+                                             None if matter else named)
         except Exception:
             logger.exception("complaint of %s could not be stored", mask_personal_data(sender))
             return ActionComplaintInfo().run(dispatcher, tracker, domain) + reset
@@ -294,16 +254,15 @@ class ActionComplaintSubmit(Action):
         matter_label = matter.name if matter else (named or fragments("handoff_no_matter"))
         problem = fragments("complaint_problem", reference=complaint.reference, matter=matter_label, detail=text)
         try:
-            ticket = await _post("/internal/handoff/tickets",
-                                 ticket_body(tracker, domain, "complain", matter, problem, phone))
-            feedback_store().attach_ticket(complaint.id, int(ticket["ticket_id"]))
+            ticket = await catalog_access.handoff().open_ticket(
+                ticket_body(tracker, domain, "complain", matter, problem, phone))
+            await attach_ticket(complaint.id, int(ticket["ticket_id"]))
             events = reset + [SlotSet("handoff_ticket", float(ticket["ticket_id"])),
                               SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
             if ticket.get("status") == "collecting":
                 # Out of hours or nobody on duty: the complaint is the message, the number is the callback.
                 offline_notice(dispatcher, ticket)
-                await _post(f"/internal/handoff/tickets/{int(ticket['ticket_id'])}/message",
-                            {"message": problem, "phone": phone})
+                await catalog_access.handoff().leave_message(int(ticket["ticket_id"]), problem, phone)
                 dispatcher.utter_message(response="utter_complaint_callback", phone=phone)
                 return events
             return events + announce(dispatcher, ticket)

@@ -7,7 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge.views import MatterView
 
-from .render import Fragments, matter_button
+from bot.texts.catalog import Fragments, matter_button
 
 MAX_RELATED = 5  # one message, a few buttons: more would drown the answer
 

@@ -9,7 +9,9 @@
   domain), so the form is rejected and rules (data/rules/guide.yml) leave it and answer the message.
 - "不对，是个体户" in or after the form moves to that matter, keeping the answers that mean the same there.
 - `action_checklist` reads what the person has (positions or names) and says exactly what is missing, with
-  the link to the printable notice (PUBLIC_URL + knowledge.notice.notice_path).
+  the link to the printable notice (PUBLIC_URL + knowledge.notice.notice_path) — only while the checklist is
+  open (`checklist_open`: the bot's last words were the list's offer or a checklist reply); after another
+  answer it offers the list again instead of reading the words against an old list.
 """
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.settings import Settings
 from knowledge.checklist import read_checklist
 from knowledge.notice import notice_path
 from knowledge.situations import (corrected_matter, load_situation_words, match_answers, next_question,
@@ -30,7 +31,7 @@ from knowledge.views import MatterView
 
 from . import catalog_access
 from .follow_ups import offer_follow_ups
-from .render import Fragments
+from bot.texts.catalog import Fragments
 from .resolve import resolve
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def read_reply(tracker: Tracker, matter: MatterView, answers: Dict[str, str]) ->
 # ---- the list, and the offer to check it ----------------------------------------------------------
 
 def public_url() -> str:
-    return Settings.from_env().public_url
+    return catalog_access.settings().public_url
 
 
 def show_list(dispatcher: CollectingDispatcher, tracker: Tracker, fragments: Fragments, matter: MatterView,
@@ -292,6 +293,22 @@ class ActionChangeSituation(Action):
 
 # ---- 一次性告知单 -------------------------------------------------------------------------------------
 
+# The bot's words that leave the checklist open: the list's offer, and the checklist's own replies.
+CHECKLIST_RESPONSES = {"utter_checklist_offer", "utter_checklist_missing", "utter_checklist_complete",
+                       "utter_checklist_not_understood"}
+
+
+def checklist_open(tracker: Tracker) -> bool:
+    """Is the person still answering the list's checklist? Only while the bot's last words before this message
+    were the list's offer or a checklist reply: once anything else was answered (那要多久？), it is closed."""
+    events = list(tracker.events)
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    for event in reversed(events[:users[-1]] if users else events):
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action") in CHECKLIST_RESPONSES
+    return False
+
+
 class ActionChecklist(Action):
     """What is still missing from the list shown, from "1、3、4" or "我有身份证和租房合同"."""
 
@@ -304,10 +321,18 @@ class ActionChecklist(Action):
         if matter is None:
             dispatcher.utter_message(response="utter_checklist_no_list")
             return []
+        if not checklist_open(tracker):
+            # The conversation moved on since the list: these words are not read as a checklist answer.
+            logger.info("checklist closed for matter=%s; the list is offered again", matter.code)
+            dispatcher.utter_message(response="utter_checklist_closed", matter_name=matter.name,
+                                     buttons=[{"title": fragments("button_materials"),
+                                               "payload": f'/ask_materials{{"matter":"{matter.code}"}}'}])
+            return []
         answers = stored_answers(tracker, matter)
         listed = [material for material, _ in matter.materials_for(answers)]
         text = tracker.latest_message.get("text") or ""
-        reading = read_checklist(text, [m.name for m in listed], load_situation_words().material_synonyms)
+        reading = read_checklist(text, [m.name for m in listed], load_situation_words().material_synonyms,
+                                 general=[m.required for m in listed])
         if reading.nothing:
             reading.have.clear()
         elif reading.everything:

@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import catalog_access
-from .render import Fragments
+from bot.texts.catalog import Fragments
 
 
 class _HallPlaceReply:

@@ -9,69 +9,34 @@
   offers a person.
 - `action_handoff_returned`: the bot's message when a helper hands back or closes, then the 好差评 question
   about the human help (answered through actions/feedback.py, stored on the ticket).
-- `report_rating()`: stores a 好差评 (of the bot, or of the human help on the ticket) via the internal API.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import re
 import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
-import aiohttp
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.clients.handoff import HandoffUnavailable
 from bot.privacy import mask_personal_data
 
 from . import catalog_access
 from .answer import ActionAnswer
 from .hall_help import ActionComplaintInfo, ActionHumanHelp
 from .rating_question import HUMAN, ask_rating
-from .render import ASPECTS, Fragments
+from bot.texts.catalog import ASPECTS, Fragments
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = aiohttp.ClientTimeout(total=8, connect=2)
 MAX_TRANSCRIPT = 200
 ASSISTED_FLAG = "帮办代办"
 OFFER_AFTER = 2  # misunderstandings in a row
 _MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0[1-9]\d{1,2}\d{7,8}$")
-
-
-class HandoffUnavailable(Exception):
-    pass
-
-
-def _api() -> tuple:
-    url, secret = os.environ.get("HANDOFF_URL", "").rstrip("/"), os.environ.get("HANDOFF_SECRET", "")
-    if not url or not secret:
-        raise HandoffUnavailable("HANDOFF_URL/HANDOFF_SECRET not set")
-    return url, secret
-
-
-async def _post(path: str, body: dict) -> dict:
-    url, secret = _api()
-    try:
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            async with session.post(f"{url}{path}", json=body, headers={"X-Handoff-Secret": secret}) as resp:
-                data = await resp.json(content_type=None)
-                if resp.status != 200:
-                    raise HandoffUnavailable(f"{path} answered {resp.status}: {data!r:.200}")
-                return data
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-        raise HandoffUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
-async def report_rating(channel: str, sender: str, score: int, comment: Optional[str] = None,
-                        kind: str = "human", matter: Optional[str] = None) -> dict:
-    """Store a 好差评: kind "human" goes on the person's recent ticket. Returns {"rating_id", "ticket_id"}."""
-    return await _post("/internal/handoff/ratings", {"channel": channel, "sender": sender, "score": score,
-                                                     "comment": comment, "kind": kind, "matter": matter})
 
 
 def _intent(event: Dict[str, Any]) -> Optional[str]:
@@ -86,16 +51,32 @@ def session_events(tracker: Tracker) -> List[Dict[str, Any]]:
     return events
 
 
+def _button_titles(event: Dict[str, Any]) -> Dict[str, str]:
+    """payload → title of the buttons a bot message offered."""
+    buttons = (event.get("data") or {}).get("buttons") or []
+    return {b["payload"]: b["title"] for b in buttons
+            if isinstance(b, dict) and isinstance(b.get("payload"), str) and isinstance(b.get("title"), str)}
+
+
 def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
-    """What was said in this session, for the helper: the person's texts (intent kept) and the bot's."""
+    """What was said in this session, for the helper: the person's texts (intent kept) and the bot's.
+
+    A tapped button reads as the button the person saw ("个人经营", button: true), never as its payload."""
     lines = []
+    offered: Dict[str, str] = {}
     for event in session_events(tracker):
         kind = event.get("event")
         if kind == "user" and event.get("text"):
-            lines.append({"who": "person", "text": event["text"], "intent": _intent(event),
-                          "at": event.get("timestamp")})
-        elif kind == "bot" and event.get("text"):
-            lines.append({"who": "bot", "text": event["text"], "at": event.get("timestamp")})
+            text = event["text"]
+            tapped = offered.get(text) if text.startswith("/") else None
+            line = {"who": "person", "text": tapped or text, "intent": _intent(event), "at": event.get("timestamp")}
+            if text.startswith("/"):
+                line["button"] = True
+            lines.append(line)
+        elif kind == "bot":
+            offered.update(_button_titles(event))
+            if event.get("text"):
+                lines.append({"who": "bot", "text": event["text"], "at": event.get("timestamp")})
     return lines[-MAX_TRANSCRIPT:]
 
 
@@ -206,10 +187,12 @@ class ActionHandoff(Action):
         problem = tracker.latest_message.get("text") if intent == "complain" else None
         reset = [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None), SlotSet("misunderstood", 0.0)]
         try:
-            ticket = await _post("/internal/handoff/tickets", ticket_body(tracker, domain, reason, matter, problem))
+            ticket = await catalog_access.handoff().open_ticket(ticket_body(tracker, domain, reason, matter, problem))
         except HandoffUnavailable as exc:
             logger.warning("handoff unavailable for %s (%s): pointing to the help desk",
                            mask_personal_data(tracker.sender_id), mask_personal_data(str(exc)))
+            if exc.status == 422:  # a channel that cannot receive a helper's messages (plain REST): say so
+                dispatcher.utter_message(response="utter_handoff_no_push")
             fallback = ActionComplaintInfo() if reason == "complain" else ActionHumanHelp()
             return fallback.run(dispatcher, tracker, domain) + reset
 
@@ -253,7 +236,7 @@ class ActionHandoffLeaveMessage(Action):
         try:
             if ticket_id is None:
                 raise HandoffUnavailable("no ticket")
-            await _post(f"/internal/handoff/tickets/{int(ticket_id)}/message", {"message": message, "phone": phone})
+            await catalog_access.handoff().leave_message(int(ticket_id), message, phone)
         except HandoffUnavailable as exc:
             logger.warning("could not leave the message: %s", mask_personal_data(str(exc)))
             dispatcher.utter_message(response="utter_handoff_unavailable")

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge.text import normalize
 
-from .render import Fragments
+from bot.texts.catalog import Fragments
 
 SCORES = (5, 4, 3, 2, 1)
 LOW = 2  # this score and below ask what went wrong and offer a helper

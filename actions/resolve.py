@@ -1,5 +1,6 @@
-"""Finds which matter (or bundle) a message is about: button payload, the ranking the NLU component
-CatalogMatterExtractor put in the message, then the matter of the conversation."""
+"""Finds which matter (or bundle) a message is about: button payload, the verdict and ranking the NLU component
+CatalogMatterExtractor put in the message (a matter the catalog lacks comes out as "not_in_catalog", never as
+its neighbour), then the matter of the conversation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,17 +9,16 @@ from typing import List, Optional
 from rasa_sdk import Tracker
 
 from knowledge import Candidate, Catalog
-
-# Candidates scoring at least this share of the best one are too close to pick between: ask.
-AMBIGUITY_RATIO = 0.93
+from knowledge.verdict import NOT_IN_CATALOG, close_candidates
 
 
 @dataclass
 class Resolution:
-    kind: str  # "matter" | "bundle" | "ambiguous" | "none"
+    kind: str  # "matter" | "bundle" | "ambiguous" | "none" | "not_in_catalog" (candidates: related matters)
     code: Optional[str] = None
     candidates: List[Candidate] = field(default_factory=list)
     from_context: bool = False
+    missing: Optional[str] = None  # not_in_catalog: the name of the matter asked about, when known
 
 
 PAYLOAD_EXTRACTORS = (None, "RegexMessageHandler")  # how Rasa marks entities parsed from "/intent{...}"
@@ -31,9 +31,13 @@ def _payload_codes(tracker: Tracker) -> List[str]:
             and entity.get("extractor") in PAYLOAD_EXTRACTORS]
 
 
+def _as_candidates(rows: List[dict]) -> List[Candidate]:
+    return [Candidate(kind=c["kind"], code=c["code"], name=c["name"], score=float(c.get("score", 0.0)),
+                      lexical=c.get("lexical"), dense=c.get("dense")) for c in rows]
+
+
 def _ranked_candidates(tracker: Tracker) -> List[Candidate]:
-    ranked = tracker.latest_message.get("matter_candidates") or []
-    return [Candidate(kind=c["kind"], code=c["code"], name=c["name"], score=float(c["score"])) for c in ranked]
+    return _as_candidates(tracker.latest_message.get("matter_candidates") or [])
 
 
 def _first_known(codes: List[str], catalog: Catalog) -> Optional[Resolution]:
@@ -49,6 +53,12 @@ def resolve(tracker: Tracker, catalog: Catalog) -> Resolution:
     explicit = _first_known(_payload_codes(tracker), catalog)
     if explicit:
         return explicit
+    verdict = tracker.latest_message.get("matter_verdict") or {}
+    if verdict.get("kind") == NOT_IN_CATALOG:
+        # Not the conversation's matter either: the person asks about something else.
+        related = [c for c in _as_candidates(verdict.get("related") or [])
+                   if catalog.matter(c.code) is not None or catalog.bundle(c.code) is not None]
+        return Resolution(NOT_IN_CATALOG, None, related, missing=verdict.get("missing"))
     candidates = _ranked_candidates(tracker)
     if candidates:
         return _pick(candidates, catalog)
@@ -60,7 +70,7 @@ def resolve(tracker: Tracker, catalog: Catalog) -> Resolution:
 
 def _pick(candidates: List[Candidate], catalog: Catalog) -> Resolution:
     best = candidates[0]
-    close = [c for c in candidates if c.score >= AMBIGUITY_RATIO * best.score]
+    close = close_candidates(candidates)
     for candidate in close:
         if candidate.kind == "bundle":
             members = {m.code for m in catalog.bundle(candidate.code).members}

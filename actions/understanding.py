@@ -19,7 +19,7 @@ from knowledge.elsewhere import find_elsewhere
 from knowledge.text import normalize
 from knowledge.views import HallView, MatterView
 
-from .render import Fragments
+from bot.texts.catalog import Fragments
 
 POLICY_AMOUNT = "policy_amount"
 POLICY_INTENT = "ask_policy_amount"

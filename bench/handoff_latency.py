@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
@@ -91,13 +90,15 @@ class Helper:
 class Person:
     def __init__(self, web: str):
         self.web = web
-        self.sender = "b" + uuid.uuid4().hex[:20]
+        self.sender = ""  # issued by the server (connect)
         self.session = aiohttp.ClientSession()
         self.waiting = {}  # text -> future of its arrival time
         self.ws = None
         self.reader = None
 
     async def connect(self) -> None:
+        async with self.session.post(f"{self.web}/api/session") as resp:
+            self.sender = (await resp.json())["sender"]
         self.ws = await self.session.ws_connect(f"{self.web}/api/events?sender={self.sender}&after=0")
         self.reader = asyncio.ensure_future(self._read())
 

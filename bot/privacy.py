@@ -24,11 +24,13 @@ def _keep(first: int, last: int) -> Callable[[Match[str]], str]:
 
 
 _RULES = [
-    # Resident ID number: 18 characters (17 digits + digit or X), or the old 15-digit form.
-    (re.compile(rf"{_NOT_DIGIT_BEFORE}{_D}{{17}}[0-9\uff10-\uff19Xx\uff38\uff58]{_NOT_DIGIT_AFTER}(?![A-Za-z])"), _keep(3, 2)),
+    # Resident ID number: 18 characters (17 digits + digit or X), or the old 15-digit form; people also type
+    # it in groups with spaces or dashes (130102 19900101 1234).
+    (re.compile(rf"{_NOT_DIGIT_BEFORE}(?:{_D}{_SEP}){{17}}[0-9\uff10-\uff19Xx\uff38\uff58]{_NOT_DIGIT_AFTER}(?![A-Za-z])"),
+     _keep(3, 2)),
     # Bank card and other long numbers (16-19 digits), then the old 15-digit ID.
-    (re.compile(rf"{_NOT_DIGIT_BEFORE}{_D}{{16,19}}{_NOT_DIGIT_AFTER}"), _keep(0, 4)),
-    (re.compile(rf"{_NOT_DIGIT_BEFORE}{_D}{{15}}{_NOT_DIGIT_AFTER}"), _keep(3, 2)),
+    (re.compile(rf"{_NOT_DIGIT_BEFORE}(?:{_D}{_SEP}){{15,18}}{_D}{_NOT_DIGIT_AFTER}"), _keep(0, 4)),
+    (re.compile(rf"{_NOT_DIGIT_BEFORE}(?:{_D}{_SEP}){{14}}{_D}{_NOT_DIGIT_AFTER}"), _keep(3, 2)),
     # Mainland mobile number, also typed as 138 1234 5678 or 138-1234-5678, optional +86.
     (
         re.compile(
@@ -41,9 +43,11 @@ _RULES = [
     (re.compile(rf"{_NOT_DIGIT_BEFORE}[0\uff10][1-9\uff11-\uff19]{_D}{{1,2}}{_SEP}{_D}{{7,8}}{_NOT_DIGIT_AFTER}"), _keep(4, 2)),
     # E-mail: keep the first character of the local part and the domain.
     (re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*(@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})"), lambda m: m.group(1) + "***" + m.group(2)),
-    # A name the person gives: 我叫张三 / 姓名：张三 / 名字是张三 -> keep the surname.
+    # A name the person gives: 我叫张三 / 我是欧阳娜娜 / 姓名：张三 / 联系人：张三 -> keep the surname.
+    # (我是 also precedes other words, 我是个体户: masking those in a log line costs nothing.)
     (
-        re.compile(r"((?:我叫|我的名字是|名字叫|名字是|姓名[是为:：\s]*)\s*)([\u4e00-\u9fff·]{2,4})"),
+        re.compile(r"((?:我叫|我是|我的名字是|名字叫|名字是|本人|申请人|代办人|经办人|联系人|姓名)[是为叫:：\s]*)"
+                   r"([\u4e00-\u9fff·]{2,4})"),
         lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1),
     ),
 ]
@@ -65,6 +69,12 @@ def mask_personal_data(text: Any) -> str:
     for pattern, repl in _RULES:
         masked = pattern.sub(repl or _mask_mobile, masked)
     return masked
+
+
+def mask_name(name: Any) -> str:
+    """A field that holds only a name (typed by a helper or a form): keep the first character."""
+    text = "" if name is None else str(name).strip()
+    return text[:1] + "*" * (len(text) - 1) if text else ""
 
 
 def mask_openid(openid: Any) -> str:

@@ -1,95 +1,193 @@
-"""Runtime configuration, read from environment variables with local defaults."""
+"""Runtime configuration: the only reader of the environment (with knowledge/__main__.py, the catalog CLI, which
+must not import bot/). Every process builds one `Settings` with `Settings.from_env()` and hands it, or the parts
+it needs, to what it builds; child processes get the same values through `Settings.child_env()`."""
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional, TypeVar
 
-from bot.channels.wechat_config import wechat_env
+import yaml
+
 from knowledge.db import EMBEDDED_DATABASE_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
-    """An environment variable holds a value we cannot use."""
+    """An environment variable holds a value we cannot use; the message names it."""
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
+class WeChatConfigError(SettingsError):
+    """A WeChat variable is set but unusable; the message names it."""
+
+
+# ---- one parser per kind of value ----------------------------------------------------------------------------
+
+def _raw(env: Mapping[str, str], name: str) -> str:
+    return (env.get(name) or "").strip()
+
+
+def _number(env: Mapping[str, str], name: str, default: T, convert: Callable[[str], T], what: str,
+            low: float, high: Optional[float] = None, error: type = SettingsError) -> T:
+    """A number of some kind between low and high (inclusive); the default when unset."""
+    raw = _raw(env, name)
     if not raw:
         return default
     try:
-        port = int(raw)
+        value = convert(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a port number, got {raw!r}") from None
-    if not 1 <= port <= 65535:
-        raise SettingsError(f"{name} must be between 1 and 65535, got {port}")
-    return port
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
+        raise error(f"{name} must be {what}, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        span = f"between {low:g} and {high:g}" if high is not None else ("positive" if low > 0 else f">= {low:g}")
+        raise error(f"{name} must be {span}, got {value}")
     return value
 
 
-def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of minutes, got {raw!r}") from None
-    if not 0 <= value <= 24 * 60:
-        raise SettingsError(f"{name} must be between 0 (off) and 1440, got {value}")
-    return value
+def port(env: Mapping[str, str], name: str, default: Optional[int]) -> Optional[int]:
+    return _number(env, name, default, int, "a port number", 1, 65535)
 
 
-def _optional_port(env: Mapping[str, str], name: str) -> Optional[int]:
-    return _port(env, name, 0) or None
+def seconds(env: Mapping[str, str], name: str, default: float, error: type = SettingsError) -> float:
+    return _number(env, name, default, float, "a number of seconds", 1e-9, error=error)
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
-    return value
+def minutes(env: Mapping[str, str], name: str, default: float) -> float:
+    """0 turns the feature off; at most a day."""
+    return _number(env, name, default, float, "a number of minutes (0 = off)", 0, 24 * 60)
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+def count(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a whole number", 1)
 
 
-def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
-    raw = env.get(name, "").strip()
+def flag(env: Mapping[str, str], name: str) -> bool:
+    return _raw(env, name).lower() in ("1", "true", "yes", "on")
+
+
+def path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = _raw(env, name)
     # Absolute paths, so child processes with another cwd see the same files.
     return Path(raw).expanduser().resolve() if raw else default
 
 
-def _public_url(env: Mapping[str, str]) -> Optional[str]:
-    raw = env.get("PUBLIC_URL", "").strip().rstrip("/")
-    if not raw:
-        return None
-    if not raw.startswith(("http://", "https://")) or any(ch.isspace() for ch in raw):
-        raise SettingsError(f"PUBLIC_URL must be an http(s):// address, got {raw!r}")
+def timezone(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _raw(env, name) or default
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(raw)
+    except Exception:
+        raise SettingsError(f"{name} must be a time zone name such as Asia/Shanghai, got {raw!r}") from None
     return raw
 
+
+def url(env: Mapping[str, str], name: str, default: Optional[str] = None,
+        error: type = SettingsError) -> Optional[str]:
+    """An http(s) address without its trailing slash."""
+    raw = _raw(env, name).rstrip("/")
+    if not raw:
+        return default
+    if not raw.startswith(("http://", "https://")) or any(ch.isspace() for ch in raw):
+        raise error(f"{name} must be an http(s):// address, got {raw!r}")
+    return raw
+
+
+def text(env: Mapping[str, str], name: str, default: Optional[str] = "") -> Optional[str]:
+    return _raw(env, name) or default
+
+
+# ---- WeChat (公众号) --------------------------------------------------------------------------------------------
+# From environment variables, never from credentials.yml (Rasa fails on an unset ${VAR}).
+
+DEFAULT_WECHAT_MENU = REPO_ROOT / "bot" / "channels" / "wechat_menu.yml"
+DEFAULT_WECHAT_API = "https://api.weixin.qq.com/cgi-bin/"
+WECHAT_ENV_NAMES = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_AES_KEY", "WECHAT_API_BASE_URL",
+                    "WECHAT_REPLY_BUDGET", "WECHAT_MAX_CLOCK_SKEW", "WECHAT_MENU_CONFIG", "WECHAT_RETRY_FIRST",
+                    "WECHAT_RETRY_MAX")
+
+
+@dataclass(frozen=True)
+class WeChatConfig:
+    token: str = field(default="", repr=False)
+    appid: str = ""
+    secret: str = field(default="", repr=False)
+    aes_key: str = field(default="", repr=False)
+    api_base_url: str = DEFAULT_WECHAT_API
+    # WeChat waits 5 s for a passive reply; past this budget the answer goes out as 客服消息 instead.
+    reply_budget: float = 4.0
+    # Requests whose timestamp is further from now than this are refused as stale (replays).
+    max_clock_skew: float = 300.0
+    # A 客服消息 that failed for a passing reason is retried after this, doubling up to retry_max.
+    retry_first: float = 2.0
+    retry_max: float = 300.0
+    menu_path: Path = DEFAULT_WECHAT_MENU
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def can_send(self) -> bool:
+        """客服消息 needs the app id and secret (for the access token)."""
+        return bool(self.appid and self.secret)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "WeChatConfig":
+        aes_key, appid = _raw(env, "WECHAT_AES_KEY"), _raw(env, "WECHAT_APPID")
+        if aes_key:
+            try:
+                if len(base64.b64decode(aes_key + "=", validate=True)) != 32:
+                    raise ValueError
+            except (binascii.Error, ValueError):
+                raise WeChatConfigError("WECHAT_AES_KEY must be the 43-character EncodingAESKey") from None
+            if not appid:
+                raise WeChatConfigError("WECHAT_AES_KEY needs WECHAT_APPID (safe mode checks the app id)")
+        base_url = url(env, "WECHAT_API_BASE_URL", DEFAULT_WECHAT_API, error=WeChatConfigError)
+
+        def secs(name: str, default: float) -> float:
+            return seconds(env, name, default, error=WeChatConfigError)
+
+        return cls(
+            token=_raw(env, "WECHAT_TOKEN"), appid=appid, secret=_raw(env, "WECHAT_SECRET"), aes_key=aes_key,
+            api_base_url=base_url.rstrip("/") + "/",
+            reply_budget=secs("WECHAT_REPLY_BUDGET", cls.reply_budget),
+            max_clock_skew=secs("WECHAT_MAX_CLOCK_SKEW", cls.max_clock_skew),
+            retry_first=secs("WECHAT_RETRY_FIRST", cls.retry_first),
+            retry_max=secs("WECHAT_RETRY_MAX", cls.retry_max),
+            menu_path=path(env, "WECHAT_MENU_CONFIG", DEFAULT_WECHAT_MENU),
+        )
+
+    def menu(self) -> Dict[str, str]:
+        """Menu click EventKey -> what the bot receives (an intent payload such as /ask_hours, or a question)."""
+        try:
+            data = yaml.safe_load(self.menu_path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise WeChatConfigError(f"cannot read the WeChat menu {self.menu_path}: {exc}") from None
+        items = data.get("menu") if isinstance(data, dict) else None
+        if not isinstance(items, dict) or not all(isinstance(v, str) and v for v in items.values()):
+            raise WeChatConfigError(f"{self.menu_path}: `menu` must map each EventKey to a payload or a question")
+        return {str(k): v for k, v in items.items()}
+
+    def describe(self) -> Optional[str]:
+        """One line for the operator: which mode, and whether 客服消息 can be sent."""
+        if not self.enabled:
+            return None
+        mode = "safe/compatible mode (AES)" if self.aes_key else "plain-text mode"
+        sending = "客服消息 on" if self.can_send else "客服消息 off (no WECHAT_APPID/WECHAT_SECRET)"
+        return f"{mode}, {sending}"
+
+
+def wechat_env(env: Mapping[str, str]) -> Dict[str, str]:
+    """The WECHAT_* variables that are set, to pass on to the Rasa process."""
+    return {name: env[name] for name in WECHAT_ENV_NAMES if _raw(env, name)}
+
+
+# ---- the whole configuration --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Settings:
@@ -98,6 +196,8 @@ class Settings:
     web_port: int = 8000
     host: str = "127.0.0.1"
     database_url: str = EMBEDDED_DATABASE_URL
+    # The city put into the catalog's {city} placeholders; the catalog's own hall.yml city when unset.
+    catalog_city: Optional[str] = None
     model_dir: Path = REPO_ROOT / "models"
     log_dir: Path = REPO_ROOT / "logs"
     # Rasa's conversations (trackers) in SQLite, so a Rasa restart does not forget them.
@@ -112,42 +212,66 @@ class Settings:
     # `python -m bot.run` picks a free port and a new secret for every run unless these are set.
     handoff_port: Optional[int] = None
     handoff_secret: str = field(default="", repr=False)
+    # Rasa sends this to the action server on every call; `python -m bot.run` picks one per run unless set.
+    action_token: str = field(default="", repr=False)
+    # Rasa's HTTP API (trackers, events, the model) wants this token (`rasa run --auth-token`); our servers send
+    # it. The channels' webhooks (REST, socket.io, WeChat) do not. Picked per run unless set.
+    rasa_token: str = field(default="", repr=False)
+    # Signs the page's sender ids (bot/web/senders.py); `python -m bot.run` keeps one in var/web_secret.
+    web_secret: str = field(default="", repr=False)
     handoff_config: Path = REPO_ROOT / "bot" / "handoff" / "handoff.yml"
     # Tickets, helpers and sessions; the catalog's database unless set.
     handoff_database_url: Optional[str] = None
     console_session_minutes: int = 480
     console_secure_cookie: bool = False
+    # ---- back-pressure: turns sent to Rasa at once by the web server, and how many more may wait ----
+    rasa_in_flight: int = 8
+    rasa_queue_limit: int = 400
+    # ---- personal data: conversations, tickets, complaints and comments are kept this many days ----
+    retention_days: int = 180
     # ---- ratings (好差评) ----
     # Minutes without a message after a bot answer before the page asks for a rating (once); 0 turns it off.
     rating_idle_minutes: float = 5.0
     # ---- guide: the address citizens reach the web server at (links to the printable notice) ----
     public_url_override: Optional[str] = None
+    # ---- the hall's clock: every date and time shown to citizens and helpers (the notice, the console) ----
+    hall_timezone: str = "Asia/Shanghai"
     # ---- wechat (公众号) ----
-    # The WECHAT_* variables that are set; passed to the Rasa process, whose channel reads them.
+    wechat: WeChatConfig = field(default_factory=WeChatConfig, repr=False)
+    # The WECHAT_* variables that are set, passed on unchanged to the Rasa process, whose channel reads them.
     wechat_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
-        defaults = cls()
+        d = cls()
         return cls(
-            rasa_port=_port(env, "RASA_PORT", defaults.rasa_port),
-            action_port=_port(env, "ACTION_PORT", defaults.action_port),
-            web_port=_port(env, "WEB_PORT", defaults.web_port),
-            host=env.get("HOST", "").strip() or defaults.host,
-            database_url=env.get("DATABASE_URL", "").strip() or defaults.database_url,
-            model_dir=_path(env, "MODEL_DIR", defaults.model_dir),
-            log_dir=_path(env, "LOG_DIR", defaults.log_dir),
-            tracker_db=_path(env, "TRACKER_DB", defaults.tracker_db),
-            startup_timeout=_seconds(env, "STARTUP_TIMEOUT", defaults.startup_timeout),
-            rasa_url_override=(env.get("RASA_URL", "").strip().rstrip("/") or None),
-            handoff_port=_optional_port(env, "HANDOFF_PORT"),
-            handoff_secret=env.get("HANDOFF_SECRET", "").strip(),
-            handoff_config=_path(env, "HANDOFF_CONFIG", defaults.handoff_config),
-            handoff_database_url=env.get("HANDOFF_DATABASE_URL", "").strip() or None,
-            console_session_minutes=_positive_int(env, "CONSOLE_SESSION_MINUTES", defaults.console_session_minutes),
-            console_secure_cookie=_flag(env, "CONSOLE_SECURE_COOKIE"),
-            rating_idle_minutes=_minutes(env, "RATING_IDLE_MINUTES", defaults.rating_idle_minutes),
-            public_url_override=_public_url(env),
+            rasa_port=port(env, "RASA_PORT", d.rasa_port),
+            action_port=port(env, "ACTION_PORT", d.action_port),
+            web_port=port(env, "WEB_PORT", d.web_port),
+            host=text(env, "HOST", d.host),
+            database_url=text(env, "DATABASE_URL", d.database_url),
+            catalog_city=text(env, "CATALOG_CITY", None),
+            model_dir=path(env, "MODEL_DIR", d.model_dir),
+            log_dir=path(env, "LOG_DIR", d.log_dir),
+            tracker_db=path(env, "TRACKER_DB", d.tracker_db),
+            startup_timeout=seconds(env, "STARTUP_TIMEOUT", d.startup_timeout),
+            rasa_url_override=url(env, "RASA_URL"),
+            handoff_port=port(env, "HANDOFF_PORT", None),
+            handoff_secret=text(env, "HANDOFF_SECRET"),
+            action_token=text(env, "ACTION_TOKEN"),
+            rasa_token=text(env, "RASA_TOKEN"),
+            web_secret=text(env, "WEB_SECRET"),
+            handoff_config=path(env, "HANDOFF_CONFIG", d.handoff_config),
+            handoff_database_url=text(env, "HANDOFF_DATABASE_URL", None),
+            console_session_minutes=count(env, "CONSOLE_SESSION_MINUTES", d.console_session_minutes),
+            console_secure_cookie=flag(env, "CONSOLE_SECURE_COOKIE"),
+            rasa_in_flight=count(env, "RASA_IN_FLIGHT", d.rasa_in_flight),
+            rasa_queue_limit=count(env, "RASA_QUEUE_LIMIT", d.rasa_queue_limit),
+            retention_days=count(env, "RETENTION_DAYS", d.retention_days),
+            rating_idle_minutes=minutes(env, "RATING_IDLE_MINUTES", d.rating_idle_minutes),
+            public_url_override=url(env, "PUBLIC_URL"),
+            hall_timezone=timezone(env, "HALL_TIMEZONE", d.hall_timezone),
+            wechat=WeChatConfig.from_env(env),
             wechat_env=wechat_env(env),
         )
 
@@ -164,8 +288,7 @@ class Settings:
 
     @property
     def action_url(self) -> str:
-        # rasa_sdk cannot choose its bind address; it always listens on all interfaces.
-        return f"http://127.0.0.1:{self.action_port}"
+        return f"http://{self.connect_host}:{self.action_port}"
 
     @property
     def action_endpoint_url(self) -> str:
@@ -191,12 +314,23 @@ class Settings:
 
     @property
     def wechat_enabled(self) -> bool:
-        return bool(self.wechat_env.get("WECHAT_TOKEN"))
+        return self.wechat.enabled
+
+    @property
+    def socketio_deliver_url(self) -> str:
+        """Where the handoff sends helper messages for people on a standard web widget (socket.io, in Rasa)."""
+        return f"{self.rasa_url}/webhooks/socketio/deliver"
 
     @property
     def wechat_deliver_url(self) -> Optional[str]:
         """Where the handoff sends helper messages for WeChat people: the channel in the Rasa process."""
         return f"{self.rasa_url}/webhooks/wechat/deliver" if self.wechat_enabled else None
+
+    @property
+    def hall_tz(self):
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.hall_timezone)
 
     @property
     def domain_path(self) -> Path:
@@ -217,16 +351,24 @@ class Settings:
             ACTION_ENDPOINT_URL=self.action_endpoint_url,
             PYTHONUNBUFFERED="1",
         )
+        if self.catalog_city:
+            env["CATALOG_CITY"] = self.catalog_city
         if self.rasa_url_override:
             env["RASA_URL"] = self.rasa_url_override
         if self.handoff_port:
             env["HANDOFF_PORT"] = str(self.handoff_port)
-            env["HANDOFF_URL"] = self.handoff_url
         if self.handoff_secret:
             env["HANDOFF_SECRET"] = self.handoff_secret
+        if self.action_token:
+            env["ACTION_TOKEN"] = self.action_token
+        if self.rasa_token:
+            env["RASA_TOKEN"] = self.rasa_token
+        if self.web_secret:
+            env["WEB_SECRET"] = self.web_secret
         env["HANDOFF_CONFIG"] = str(self.handoff_config)
         env["RATING_IDLE_MINUTES"] = repr(self.rating_idle_minutes)
         env["PUBLIC_URL"] = self.public_url
+        env["HALL_TIMEZONE"] = self.hall_timezone
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         env.update(self.wechat_env)

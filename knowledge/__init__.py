@@ -3,15 +3,15 @@ from typing import Optional
 
 from sqlalchemy.exc import OperationalError
 
-from .db import default_database_url, make_engine
+from .db import EMBEDDED_DATABASE_URL, make_engine
 from .repository import Catalog
 from .schema import CatalogError
 from .search import Candidate, MatterSearch
 
 
-def open_catalog(url: Optional[str] = None, cache: bool = False) -> Catalog:
-    """The catalog in the database at `url` (default $DATABASE_URL); when that database has not been
-    loaded, an in-memory copy read from the catalog files, so tools and tests work without a load step."""
+def open_catalog(url: str, cache: bool = False, city: Optional[str] = None) -> Catalog:
+    """The catalog in the database at `url`; when that database has not been loaded, an in-memory copy read
+    from the catalog files (with this city, else hall.yml's), so tools and tests work without a load step."""
     catalog = Catalog(make_engine(url), cache=cache)
     try:
         catalog.hall()
@@ -20,9 +20,9 @@ def open_catalog(url: Optional[str] = None, cache: bool = False) -> Catalog:
         from .loader import load
 
         engine = make_engine("sqlite://")
-        load(engine)
+        load(engine, city=city)
         return Catalog(engine, cache=cache)
 
 
-__all__ = ["Catalog", "CatalogError", "Candidate", "MatterSearch", "default_database_url", "make_engine",
+__all__ = ["Catalog", "CatalogError", "Candidate", "MatterSearch", "EMBEDDED_DATABASE_URL", "make_engine",
            "open_catalog"]

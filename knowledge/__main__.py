@@ -1,7 +1,7 @@
 """Command line: load, check and search the catalog.
 
     python -m knowledge load [--database-url URL]
-    python -m knowledge check
+    python -m knowledge check [--facts]
     python -m knowledge search "公积金怎么取" --top 3 --json
     python -m knowledge search --batch --top 3 < questions.txt
 """
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from .db import default_database_url, make_engine
+from .db import EMBEDDED_DATABASE_URL, make_engine
+from .facts import check_facts
 from .loader import CATALOG_DIR, load, read_catalog
 from . import open_catalog
 from .schema import CatalogError
@@ -30,6 +32,16 @@ def _print_candidates(candidates, as_json: bool, question: str) -> None:
         print("  (no matter)")
 
 
+def catalog_env(env=os.environ) -> tuple:
+    """(database URL, city) from DATABASE_URL and CATALOG_CITY.
+
+    The one reader of the environment besides bot/settings.py: this command line belongs to the catalog layer,
+    which must not import bot/ (it is used by `make catalog` before anything else exists). Every other caller
+    hands the URL and the city in from its Settings."""
+    return ((env.get("DATABASE_URL") or "").strip() or EMBEDDED_DATABASE_URL,
+            (env.get("CATALOG_CITY") or "").strip() or None)
+
+
 def main(argv=None) -> int:
     # The common options are accepted before or after the command.
     common = argparse.ArgumentParser(add_help=False)
@@ -40,27 +52,34 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("load", parents=[common], help="validate the catalog files and load them into the database")
-    sub.add_parser("check", parents=[common], help="validate the catalog files only")
+    check = sub.add_parser("check", parents=[common], help="validate the catalog files only")
+    check.add_argument("--facts", action="store_true",
+                       help="also check that every legal fact is verified against instruments.yml (knowledge.facts)")
     search = sub.add_parser("search", parents=[common], help="rank matters for a question")
     search.add_argument("question", nargs="?")
     search.add_argument("--top", type=int, default=3)
     search.add_argument("--json", action="store_true")
     search.add_argument("--batch", action="store_true", help="one question per line on stdin, one JSON line each")
     args = parser.parse_args(argv)
-    url = getattr(args, "database_url", None) or default_database_url()
+    env_url, city = catalog_env()
+    url = getattr(args, "database_url", None) or env_url
     catalog_dir = getattr(args, "catalog_dir", CATALOG_DIR)
 
     try:
         if args.command == "check":
-            records = read_catalog(catalog_dir)
+            records = read_catalog(catalog_dir, city)
             situated = sum(1 for m in records.matters if m.situations)
             print(f"catalog ok: {len(records.matters)} matters ({situated} with situations), "
                   f"{len(records.bundles)} bundles")
+            if args.facts:
+                report = check_facts(records)
+                print("\n".join(report.lines()))
+                return 0 if report.ok else 1
         elif args.command == "load":
-            records = load(make_engine(url), catalog_dir)
+            records = load(make_engine(url), catalog_dir, city)
             print(f"loaded {len(records.matters)} matters, {len(records.bundles)} bundles into {_safe(url)}")
         else:
-            searcher = MatterSearch.from_catalog(open_catalog(url))
+            searcher = MatterSearch.from_catalog(open_catalog(url, city=city))
             if args.batch:
                 for line in sys.stdin:
                     candidates = searcher.search(line.strip(), top=args.top)

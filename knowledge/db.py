@@ -1,10 +1,7 @@
 """Engine creation from a database URL (SQLite by default, PostgreSQL by URL)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Optional
-
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
@@ -12,12 +9,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.sqlite3'}"
 
 
-def default_database_url() -> str:
-    return os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL
-
-
-def make_engine(url: Optional[str] = None) -> Engine:
-    url = url or default_database_url()
+def make_engine(url: str) -> Engine:
+    """An engine for this URL (callers take it from their configuration: Settings, or the CLI's environment)."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True, pool_pre_ping=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -19,8 +20,13 @@ DIM = 512
 # rest of the stack (ENCODER_THREADS overrides, e.g. for bulk encoding in a benchmark).
 DEFAULT_THREADS = 1
 
+# Recent texts and their vectors: the NLU pipeline may encode the same message twice (the aspect featurizer and
+# the matter ranking); the second time costs nothing.
+CACHE_SIZE = 2048
+
 _lock = threading.Lock()
 _model = None
+_cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
 
 
 def _threads() -> int:
@@ -59,10 +65,26 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     batch: List[str] = [text if isinstance(text, str) else str(text) for text in texts]
     if not batch:
         return np.zeros((0, DIM), dtype=np.float32)
+    out = np.empty((len(batch), DIM), dtype=np.float32)
     with _lock:
-        vectors = np.asarray(_load().encode(batch), dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, np.float32(1e-12))
+        missing = [i for i, text in enumerate(batch) if text not in _cache]
+        for i, text in enumerate(batch):
+            if text in _cache:
+                _cache.move_to_end(text)
+                out[i] = _cache[text]
+        if missing:
+            todo = list(dict.fromkeys(batch[i] for i in missing))
+            vectors = np.asarray(_load().encode(todo), dtype=np.float32)
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.float32(1e-12))
+            fresh = dict(zip(todo, vectors))
+            for i in missing:
+                out[i] = fresh[batch[i]]
+            for text, vector in fresh.items():
+                _cache[text] = vector
+                vector.setflags(write=False)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return out
 
 
 def similarity(question: str, texts: Sequence[str], vectors: Optional[np.ndarray] = None) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Reads the catalog files, validates them and replaces the database content in one transaction."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, List, Optional
@@ -14,8 +13,9 @@ from sqlalchemy.orm import Session
 from . import models
 from .text import normalize
 from .schema import (CatalogError, CatalogIssue, CatalogRecords, Reader, read_bundle, read_department,
-                     read_hall, read_location, read_matter)
+                     read_hall, read_instrument, read_location, read_matter)
 from .situations import WORDS_FILE, parse_situation_words, situation_word_issues
+from .vocabulary import VOCABULARY_FILE, read_vocabulary
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
@@ -58,7 +58,7 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
         raise CatalogError([CatalogIssue("hall.yml", "", "", "file is missing")])
     hall_data = _parse_yaml(hall_path, issues, hall_path.name) or {}
     raw_city = (hall_data.get("hall") or {}).get("city") if isinstance(hall_data, dict) else None
-    city = city or os.environ.get("CATALOG_CITY") or raw_city or ""
+    city = city or raw_city or ""
     hall_data = _substitute_city(hall_data, city)
     if isinstance(hall_data, dict):
         records.hall = read_hall(Reader(issues, hall_path.name, "hall", hall_data.get("hall")))
@@ -90,10 +90,24 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
         else:
             records.ambiguous_terms = terms
 
+    instruments_path = directory / "instruments.yml"
+    if instruments_path.exists():
+        data = _parse_yaml(instruments_path, issues, instruments_path.name)
+        for i, raw in enumerate(_records_of(data, "instruments", instruments_path, issues)):
+            label = raw.get("title") if isinstance(raw, dict) and raw.get("title") else f"instruments[{i}]"
+            records.instruments.append(read_instrument(Reader(issues, instruments_path.name, str(label), raw)))
+        names = [n for x in records.instruments for n in x.names() if n]
+        for name in _duplicates(names):
+            issues.append(CatalogIssue(instruments_path.name, name, "title", "names two instruments (or is listed twice)"))
+
     words_path = directory / WORDS_FILE.name
     if words_path.exists():
         words, word_issues = parse_situation_words(_parse_yaml(words_path, issues, words_path.name), words_path.name)
         issues.extend(word_issues + situation_word_issues(words, records.matters, words_path.name))
+
+    vocabulary_path = directory / VOCABULARY_FILE.name
+    if vocabulary_path.exists():
+        issues.extend(read_vocabulary(vocabulary_path)[1])
 
     issues.extend(_cross_reference_issues(records))
     issues.extend(_shared_term_issues(records))

@@ -50,10 +50,6 @@ class Catalog:
                                        if hall.complaint_location_code else None),
                 complaint_reply_days=hall.complaint_reply_days)
 
-    def matter_codes(self) -> List[str]:
-        with Session(self.engine) as session:
-            return list(session.scalars(select(models.Matter.code).order_by(models.Matter.code)))
-
     def matter(self, code: str) -> Optional[MatterView]:
         return self._cached(("matter", code), lambda: self._load_matter(code))
 

@@ -9,6 +9,12 @@ MATTER_TYPES = {"行政许可", "行政确认", "行政备案", "行政给付", 
 FLAGS = {"全程网办", "快捷即办", "跨省通办", "帮办代办", "容缺受理", "免费邮寄", "一件事"}
 CODE_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 SITUATION_CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Kinds of national instruments in instruments.yml.
+INSTRUMENT_KINDS = {"法律", "行政法规", "部门规章", "国务院文件", "部门文件", "司法解释", "国家标准"}
+# Facts of a matter that a verification record covers (and that `unverified` may name).
+FACTS = ("basis", "time_limit", "fee", "conditions")
+# `time_limit: none` / `fee: none` in a verification record: checked, and no national rule sets it.
+NO_RULE = "none"
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,63 @@ class StepRecord:
 
 
 @dataclass
+class CitationRecord:
+    """One place in one national instrument that a fact was checked against."""
+    instrument: str             # a title, short name or 文号 from instruments.yml
+    article: Optional[str]      # e.g. 第二十五条, 第十条第二款; null = the instrument as a whole
+    version: Optional[str]      # the version checked (YYYY-MM-DD of the revision); null = the catalog's version
+    checked: Optional[str]      # YYYY-MM-DD; null = the record's date
+
+
+@dataclass
+class TimeLimitCheck(CitationRecord):
+    days: Optional[int] = None      # the statutory number the article sets
+    working: Optional[bool] = None  # true = 工作日, false = natural days (日/自然日)
+
+
+@dataclass
+class FeeCheck(CitationRecord):
+    free: Optional[bool] = None     # what the article says: true = no fee may be charged
+
+
+@dataclass
+class VerificationRecord:
+    checked: Optional[str]                           # YYYY-MM-DD the matter's facts were checked
+    basis: List[Optional[CitationRecord]]            # one per line of `basis`, same order
+    time_limit: Any                                  # TimeLimitCheck, NO_RULE or None (not recorded)
+    fee: Any                                         # FeeCheck, NO_RULE or None
+    conditions: List[CitationRecord]                 # articles the national conditions come from
+    unverified: List[str]                            # facts that could not be checked (their field is null)
+    note_days: List[int] = field(default_factory=list)  # other periods time_limit.note names (延长, 公示期 …)
+    note: Optional[str] = None
+
+
+@dataclass
+class ChangeRecord:
+    date: str
+    change: str     # what changed, in words a trainer reads
+    reason: str     # why (the instrument and article, or the audit finding)
+
+
+@dataclass
+class InstrumentRecord:
+    title: str                  # official title without 《》
+    short: List[str]            # other names it is cited by (e.g. 社会保险法)
+    kind: str                   # one of INSTRUMENT_KINDS
+    issuer: Optional[str]
+    number: Optional[str]       # 文号 / 令号, e.g. 国务院令第765号
+    version: str                # YYYY-MM-DD of the version in force that was checked
+    version_note: Optional[str]  # e.g. 2018年12月29日第二次修正
+    in_force: Optional[str]     # YYYY-MM-DD the checked version took effect
+    url: Optional[str]
+    checked: Optional[str]      # YYYY-MM-DD the text was read
+    note: Optional[str]
+
+    def names(self) -> List[str]:
+        return [self.title] + self.short + ([self.number] if self.number else [])
+
+
+@dataclass
 class MatterRecord:
     file: str
     code: str
@@ -211,6 +274,8 @@ class MatterRecord:
     source_refs: List[str]
     source_note: Optional[str]
     as_of: str
+    verification: Optional[VerificationRecord] = None
+    changes: List[ChangeRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -246,6 +311,7 @@ class CatalogRecords:
     matters: List[MatterRecord] = field(default_factory=list)
     bundles: List[BundleRecord] = field(default_factory=list)
     ambiguous_terms: List[str] = field(default_factory=list)
+    instruments: List[InstrumentRecord] = field(default_factory=list)
 
 
 def is_code(value: str) -> bool:
@@ -258,6 +324,11 @@ def is_url(value: str) -> bool:
 
 def is_date(value: str) -> bool:
     return bool(re.match(r"^\d{4}-\d{2}(-\d{2})?$", value))
+
+
+def is_version(value: str) -> bool:
+    """The date of an instrument's version: YYYY-MM-DD, or YYYY-MM / YYYY when only that much is known."""
+    return bool(re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", value))
 
 
 def read_hall(r: Reader) -> HallRecord:
@@ -367,7 +438,89 @@ def read_matter(r: Reader, file: str) -> MatterRecord:
         aliases=r.texts("aliases", minimum=1), keywords=r.texts("keywords"), related=r.texts("related"),
         source_refs=source.texts("refs", minimum=1), source_note=source.text("note", False),
         as_of=source.text("as_of", check=is_date, hint="YYYY-MM-DD"),
+        verification=read_verification(r, len(r.data.get("basis") or [])),
+        changes=read_changes(r),
     )
+
+
+def _citation(r: Reader, cls=CitationRecord, **extra) -> CitationRecord:
+    return cls(instrument=r.text("instrument"), article=r.text("article", False),
+               version=r.text("version", False, is_version, "YYYY-MM-DD (or YYYY-MM, YYYY)"),
+               checked=r.text("checked", False, is_date, "YYYY-MM-DD"), **extra)
+
+
+def _rule_or_citation(r: Reader, name: str, read) -> Any:
+    value = r.data.get(name)
+    if value is None:
+        return None
+    if value == NO_RULE:
+        return NO_RULE
+    if not isinstance(value, dict):
+        r.fail(name, f"must be a citation mapping or {NO_RULE!r}")
+        return None
+    return read(r.child(name, value))
+
+
+def read_verification(matter: Reader, basis_count: int) -> Optional[VerificationRecord]:
+    """The optional `verification:` record of a matter (structure only; knowledge.facts checks the content)."""
+    raw = matter.data.get("verification")
+    if raw is None:
+        return None
+    r = matter.child("verification", raw)
+    basis: List[Optional[CitationRecord]] = []
+    for i, item in enumerate(r.items("basis")):
+        basis.append(None if item is None else _citation(r.child(f"basis[{i}]", item)))
+    if r.data.get("basis") is not None and len(basis) != basis_count:
+        r.fail("basis", f"has {len(basis)} entries, the matter's basis has {basis_count}: one per line, same order")
+
+    def time_limit(t: Reader) -> TimeLimitCheck:
+        return _citation(t, TimeLimitCheck, days=t.integer("days"), working=t.boolean("working", required=False))
+
+    def fee(f: Reader) -> FeeCheck:
+        return _citation(f, FeeCheck, free=f.boolean("free", required=False))
+
+    unverified = r.texts("unverified")
+    for name in unverified:
+        if name not in FACTS:
+            r.fail("unverified", f"unknown fact {name!r} (one of {', '.join(FACTS)})")
+    return VerificationRecord(
+        checked=r.text("checked", True, is_date, "YYYY-MM-DD"), basis=basis,
+        time_limit=_rule_or_citation(r, "time_limit", time_limit), fee=_rule_or_citation(r, "fee", fee),
+        conditions=[_citation(r.child(f"conditions[{i}]", c)) for i, c in enumerate(r.items("conditions"))],
+        unverified=unverified, note_days=_whole_numbers(r, "note_days"), note=r.text("note", False))
+
+
+def _whole_numbers(r: Reader, name: str) -> List[int]:
+    value = r.data.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                              for v in value):
+        r.fail(name, "must be a list of whole numbers")
+        return []
+    return value
+
+
+def read_changes(matter: Reader) -> List[ChangeRecord]:
+    changes = []
+    for i, raw in enumerate(matter.items("changes")):
+        c = matter.child(f"changes[{i}]", raw)
+        changes.append(ChangeRecord(date=c.text("date", check=is_date, hint="YYYY-MM-DD"), change=c.text("change"),
+                                    reason=c.text("reason")))
+    return changes
+
+
+def read_instrument(r: Reader) -> InstrumentRecord:
+    title = r.text("title")
+    if title and ("《" in title or "》" in title):
+        r.fail("title", "without 《》")
+    return InstrumentRecord(
+        title=title, short=r.texts("short"),
+        kind=r.text("kind", check=lambda v: v in INSTRUMENT_KINDS, hint="one of " + "、".join(sorted(INSTRUMENT_KINDS))),
+        issuer=r.text("issuer", False), number=r.text("number", False),
+        version=r.text("version", check=is_version, hint="YYYY-MM-DD (or YYYY-MM, YYYY)"),
+        version_note=r.text("version_note", False),
+        in_force=r.text("in_force", False, is_date, "YYYY-MM-DD"),
+        url=r.text("url", False, is_url, "must start with http(s)://"),
+        checked=r.text("checked", False, is_date, "YYYY-MM-DD"), note=r.text("note", False))
 
 
 def read_bundle(r: Reader, file: str) -> BundleRecord:

@@ -17,16 +17,16 @@ import yaml
 from .schema import CatalogIssue
 from .text import normalize
 from .views import MatterView, SituationView
+from .vocabulary import VOCABULARY
 
 WORDS_FILE = Path(__file__).resolve().parent / "catalog" / "situation_words.yml"
-NEGATIONS = "不没非别未"
+NEGATIONS = VOCABULARY.negation_chars  # catalog/parsing_words.yml
 NEGATION_WINDOW = 2  # "不是本人": a phrase within two characters after a negation does not count
 _LABEL_SPLIT = re.compile(r"[（）()，,、；;：:/\s]|或者|或")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-# "不对，是个体户": the words around a corrected matter name.
-_CORRECTION_HEAD = re.compile(r"^(?:不对|不是|错了|搞错了|弄错了|说错了|选错了|更正|改成|改为|换成|应该是|其实是|我是说|我说的是|"
-                              r"我要办的是|我办的是|是)+")
-_CORRECTION_TAIL = re.compile(r"(?:的|才对|吧|啊|呢|哦|呀)+$")
+# "不对，是个体户": the words around a corrected matter name (catalog/parsing_words.yml).
+_CORRECTION_HEAD = re.compile("^(?:" + "|".join(re.escape(w) for w in VOCABULARY.correction_head) + ")+")
+_CORRECTION_TAIL = re.compile("(?:" + "|".join(re.escape(w) for w in VOCABULARY.correction_tail) + ")+$")
 _OPTION_NUMBER = re.compile(r"^\s*(?:第|选)?\s*([1-9]|[一二两三四五六七八九])\s*(?:个|项|种|号|条)?\s*$")
 
 

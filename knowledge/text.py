@@ -11,27 +11,17 @@ import jieba
 import zhconv
 from pypinyin import lazy_pinyin
 
+from .vocabulary import VOCABULARY
+
 jieba.setLogLevel(logging.WARNING)
 
-# Words that say *what about* a matter, or nothing at all; they never identify a matter.
-STOP_WORDS = sorted({
-    "请问", "你好", "您好", "我想", "想要", "想问", "问一下", "问下", "咨询", "一下", "知道", "告诉", "帮忙",
-    "需要", "要带", "带啥", "带什么", "什么", "哪些", "哪个", "啥子", "怎么", "怎样", "咋办", "如何", "多少",
-    "多久", "多长", "时间", "几天", "几楼", "在哪", "哪里", "哪儿", "地方", "窗口", "能不能", "可不可以", "可以",
-    "材料", "资料", "证件", "手续", "流程", "步骤", "条件", "要求", "费用", "收费", "免费", "网上", "线上",
-    "办理", "办事", "去办", "要办", "能办", "怎么办", "需不需要", "是不是", "有没有", "的话", "我们", "我家",
-    "现在", "今天", "明天", "我要", "应该", "还是", "或者", "然后", "就是", "这个", "那个", "一个", "东西",
-    "政务", "大厅", "服务", "本市", "市里", "咱们", "相关", "具体", "情况", "多少钱", "几点", "几号",
-    "怎么弄", "咋弄", "咋整", "要不要", "能不能", "行不行", "中不中", "一般", "大概", "需要带", "请教",
-    # When the hall is open is asked about the hall, never about one matter.
-    "上班", "下班", "周六", "周日", "周末", "星期", "礼拜", "节假日", "放假", "中午", "午休", "开门", "关门",
-})
-# Particles and pronouns only: characters that also occur inside matter names (办, 个, 几 …) must stay,
-# or a typo'd name ("公几金") would be cut in two.
-STOP_CHARS = set("的了吗呢啊吧呀嘛哦噢哈呗我你您他她它们,.!?;:，。！？；：、（）()[]【】《》<>\"'“”‘’ ")
+# The vocabulary lives in catalog/parsing_words.yml (knowledge/vocabulary.py).
+# Words that say *what about* a matter, or nothing at all (and when the hall is open); never a matter.
+STOP_WORDS = sorted(set(VOCABULARY.stop_words) | set(VOCABULARY.hall_time_words))
+# Particles and pronouns only (characters inside matter names must stay, or a typo'd name is cut in two).
+STOP_CHARS = set(VOCABULARY.stop_chars)
 # Words by which a person asks for several matters at once (一件事一次办).
-BUNDLE_CUES = ("一起办", "一块办", "一起弄", "一块弄", "一次办", "一次弄", "一次性办", "一件事", "一起", "一块",
-               "一次办完", "都要办", "要办哪些", "哪些手续", "全套", "一条龙", "这一套", "全部弄完", "都得办")
+BUNDLE_CUES = VOCABULARY.bundle_cues
 _SPLIT_RE = re.compile("|".join(re.escape(w) for w in sorted(STOP_WORDS, key=len, reverse=True)))
 _NON_WORD_RE = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
 

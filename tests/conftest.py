@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
-import socket
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,8 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `pytest tests` from anywhere still imports bot/
 
-from bot.run import Stack, StackError, free_ports  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.supervisor import free_ports  # noqa: E402
+from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack, running_web_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,20 +42,6 @@ def trained_model() -> Path:
     return model_dir
 
 
-def load_catalog(database_url: str) -> None:
-    env = dict(os.environ, DATABASE_URL=database_url)
-    result = subprocess.run(
-        [sys.executable, "-m", "knowledge", "load"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"`python -m knowledge load` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-
-
 @pytest.fixture(scope="session")
 def catalog_database_url(tmp_path_factory) -> str:
     """A fresh SQLite database loaded from the catalog files, for this test session only."""
@@ -71,57 +53,52 @@ def catalog_database_url(tmp_path_factory) -> str:
     return url
 
 
-def stack_env(database_url: str, log_dir: Path) -> dict:
-    import secrets
-
-    rasa_port, action_port, web_port, handoff_port = free_ports(4)
-    return {
-        "RASA_PORT": str(rasa_port),
-        "ACTION_PORT": str(action_port),
-        "WEB_PORT": str(web_port),
-        "HOST": "127.0.0.1",
-        "DATABASE_URL": database_url,
-        "MODEL_DIR": str(REPO_ROOT / "models"),
-        "LOG_DIR": str(log_dir),
-        "TRACKER_DB": str(log_dir / "tracker.sqlite3"),
-        # Handoff: helpers answer around the clock in the test stacks (see the file).
-        "HANDOFF_CONFIG": str(REPO_ROOT / "tests" / "fixtures" / "handoff.yml"),
-        # Known to the tests, so they can open tickets through the internal API as the action server does.
-        "HANDOFF_PORT": str(handoff_port),
-        "HANDOFF_SECRET": secrets.token_urlsafe(24),
-    }
-
-
-@dataclass(frozen=True)
-class LiveStack:
-    web_url: str
-    rasa_url: str
-    action_url: str
-    settings: Settings
-    log_dir: Path
-
-
-@contextmanager
-def running_stack(database_url: str, log_dir: Path):
-    """The real stack on free ports with this database; a start failure fails the test, never skips it."""
-    stack = Stack(Settings.from_env(stack_env(database_url, log_dir)))
-    try:
-        stack.start()
-    except StackError as exc:
-        pytest.fail(f"The stack did not start: {exc}")
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory, catalog_database_url, trained_model):
     log_dir = tmp_path_factory.mktemp("logs")
     with running_stack(catalog_database_url, log_dir) as stack:
         settings = stack.settings
         yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
-                        settings=settings, log_dir=log_dir)
+                        settings=settings, log_dir=log_dir, stack=stack)
+
+
+@pytest.fixture(scope="session")
+def standin():
+    """WeChat's API as the WeChat stacks reach it (tests/support/wechat.py), failing on demand."""
+    from support.wechat import WeChatStandIn
+
+    server = WeChatStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def wechat_async_stack(tmp_path_factory, trained_model, standin):
+    """The stack for WeChat's asynchronous path (plain mode): every answer takes the 客服消息 path (a reply
+    budget of 1 ms) and retries come fast, so that the tests are short. Its own database (the outbox's rows)."""
+    from support.wechat import wechat_stack
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('wechat-async-db') / 'catalog.sqlite3'}"
+    load_catalog(url)
+    with wechat_stack(url, tmp_path_factory.mktemp("wechat-async-logs"), standin, aes=False,
+                      WECHAT_REPLY_BUDGET="0.001", WECHAT_RETRY_FIRST="0.2", WECHAT_RETRY_MAX="1") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def catalog(catalog_database_url):
+    """The session's catalog database, read as the bot reads it (expected texts come from it)."""
+    from knowledge import Catalog, make_engine
+
+    return Catalog(make_engine(catalog_database_url))
+
+
+@pytest.fixture
+def chat(live_stack):
+    """A new conversation with the shared stack's Rasa."""
+    from support.chat import Conversation
+
+    return Conversation(live_stack.rasa_url)
 
 
 @pytest.fixture(scope="module")
@@ -154,41 +131,13 @@ def page(browser):
         context.close()
 
 
-@contextmanager
-def running_web_server(env: dict, log: Path, what: str = "bot.web"):
-    """Our web server alone (`python -m bot.web`) with this environment, until /healthz answers."""
-    import time
-    import urllib.request
-
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{env['WEB_PORT']}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{what} did not start:\n" + log.read_text(errors="replace"))
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
 @pytest.fixture(scope="session")
 def web_without_rasa(tmp_path_factory):
     """Our real web server alone, pointed at a port where no Rasa listens."""
     web_port, dead_rasa_port = free_ports(2)
     log = tmp_path_factory.mktemp("web-alone") / "web.log"
-    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1")
+    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1",
+               WEB_SECRET=WEB_SECRET)
     env.pop("RASA_URL", None)
     with running_web_server(env, log) as url:
         yield url

@@ -3,47 +3,14 @@
 Each test asserts the events and the response names, and renders the response with the domain's own
 template, so a variable missing from an action's call fails here.
 """
-import json
-from pathlib import Path
 
 import pytest
-import yaml
-from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ActionAnswer, ActionComplaintInfo, ActionHumanHelp, ActionSituationList, catalog_access
-from knowledge import make_engine
-from knowledge.loader import load
+from actions import ActionAnswer, ActionComplaintInfo, ActionHumanHelp, ActionSituationList
 
-ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-FIXTURE_CATALOG = Path(__file__).parent / "fixtures" / "catalog"
-
-
-@pytest.fixture(autouse=True)
-def fixture_catalog(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-    load(make_engine(url), FIXTURE_CATALOG)
-    monkeypatch.setenv("DATABASE_URL", url)
-    catalog_access.reset()
-    yield
-    catalog_access.reset()
-
-
-def snapshot(name: str) -> Tracker:
-    return Tracker.from_dict(json.loads((Path(__file__).parent / "trackers" / name).read_text(encoding="utf-8")))
-
-
-def run(action, name):
-    dispatcher = CollectingDispatcher()
-    events = action.run(dispatcher, snapshot(name), DOMAIN)
-    return dispatcher.messages, events
-
-
-def rendered(message) -> str:
-    template = DOMAIN["responses"][message["response"]][0]["text"]
-    return template.format(**{k: v for k, v in message.items() if k not in ("response", "buttons")})
+from support.actions import DOMAIN, ROOT, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog: autouse)
 
 
 def test_materials_that_depend_on_the_situation_ask_first_then_list_completely():

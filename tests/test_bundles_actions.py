@@ -5,8 +5,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, ActionSituationList, catalog_access
-from actions.render import Fragments
-from tests.test_actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog is autouse)
+from bot.texts.catalog import Fragments
+from support.actions import DOMAIN, fixture_catalog, rendered, run, snapshot  # noqa: F401 (fixture_catalog: autouse)
 
 
 def test_bundle_gives_members_merged_list_place_and_unknown_time_limit():
@@ -23,7 +23,7 @@ def test_bundle_gives_members_merged_list_place_and_unknown_time_limit():
         "2. 个体工商户登记申请书（原件1份）【个体工商户设立登记需要】\n"
         "3. 食品经营许可申请书（原件1份）【食品经营许可需要】")
     assert message["place"] == "2F企业服务区，A01-A02号窗口"
-    assert message["time_limit"] == "目录未登记（各事项的时限可点选后问“多久办好”）"
+    assert message["time_limit"] == "没有统一的合并时限，各事项的时限可点选后问“多久办好”"
     assert message["buttons"] == [
         {"title": "个体工商户设立登记", "payload": '/choose_matter{"matter":"T-GT-SL"}'},
         {"title": "食品经营许可", "payload": '/choose_matter{"matter":"T-SP-XK"}'},
@@ -31,7 +31,8 @@ def test_bundle_gives_members_merged_list_place_and_unknown_time_limit():
     text = rendered(message)
     assert text.startswith("「开店一件事」把以下2件事合在一起办：\n1. 个体工商户设立登记")
     assert "合并材料清单（共3项，相同的材料只交一次）：\n1. 经营者身份证" in text
-    assert "合并办理时限：目录未登记" in text
+    assert "合并办理时限：没有统一的合并时限" in text
+    assert "目录未登记" not in text  # catalog jargon never reaches a citizen
 
 
 def test_bundle_time_limit_is_the_catalog_figure_when_registered():

@@ -1,7 +1,7 @@
 """一件事 bundles and related matters (证照联动) through the running servers; expected texts from the catalog."""
-from actions.render import Fragments
-from tests.test_actions import DOMAIN
-from tests.test_conversations_live import buttons, catalog, chat  # noqa: F401 (fixtures)
+from bot.texts.catalog import Fragments
+from support.actions import DOMAIN
+from support.chat import buttons
 
 F = Fragments(DOMAIN)
 
@@ -38,8 +38,9 @@ def assert_bundle_answer(messages, bundle):
             needed = "、".join(n for c, n in names.items() if c in material.matters)
             assert f"{material.name}（" in text and f"【{needed}需要】" in text
     assert f"办理地点：{F.place(bundle.place)}" in text
-    expected_time = "目录未登记" if bundle.time_limit_days is None else f"承诺{bundle.time_limit_days}个工作日"
+    expected_time = "没有统一的合并时限" if bundle.time_limit_days is None else f"承诺{bundle.time_limit_days}个工作日"
     assert f"合并办理时限：{expected_time}" in text
+    assert "目录未登记" not in text
     assert [(b["title"], b["payload"]) for b in buttons(messages)] == [(m.name, payload(m.code))
                                                                        for m in bundle.members]
 

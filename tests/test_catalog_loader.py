@@ -7,6 +7,8 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sqlalchemy.exc import IntegrityError
+
 from knowledge import Catalog, CatalogError, make_engine, models
 from knowledge.loader import load, read_catalog
 
@@ -78,10 +80,17 @@ def test_loading_twice_gives_the_same_content(catalog_dir, engine):
     assert (count(engine, models.Matter), count(engine, models.Material), count(engine, models.Term)) == first
 
 
-def test_city_is_configurable(catalog_dir, engine, monkeypatch):
-    monkeypatch.setenv("CATALOG_CITY", "样例市")
-    load(engine, catalog_dir)
+def test_city_is_configurable(catalog_dir, engine):
+    load(engine, catalog_dir, city="样例市")
     assert Catalog(engine).hall().name == "样例市政务服务大厅"
+
+
+def test_the_command_line_takes_the_city_and_database_from_the_environment():
+    from knowledge.__main__ import catalog_env
+
+    assert catalog_env({"DATABASE_URL": "sqlite:///x.db", "CATALOG_CITY": " 样例市 "}) == ("sqlite:///x.db", "样例市")
+    url, city = catalog_env({})
+    assert url.endswith("var/catalog.sqlite3") and city is None
 
 
 def test_broken_yaml_names_the_file(catalog_dir):
@@ -156,7 +165,7 @@ def test_failure_while_writing_rolls_back(catalog_dir, engine):
     records = read_catalog(catalog_dir)
     records.matters[1].related = ["T-NOT-THERE"]  # slips past validation, the foreign key stops it
     from knowledge.loader import write_catalog
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         write_catalog(engine, records)
     assert count(engine, models.Matter) == 2
     assert Catalog(engine).matter("T-GT-SL").related[0].code == "T-SP-XK"

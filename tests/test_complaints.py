@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot.handoff import models as m
 from bot.handoff.config import HandoffConfig
 from bot.handoff.feedback import FeedbackError, FeedbackStore
-from handoff_support import HANDOFF_CONFIG, QUEUED_RE, REPO_ROOT, Console, Person, add_helper, new_ticket, response_text
+from support.handoff import HANDOFF_CONFIG, QUEUED_RE, REPO_ROOT, Console, Person, add_helper, new_ticket, response_text
 from knowledge import make_engine
 from knowledge.loader import load
 from knowledge.schema import CatalogError

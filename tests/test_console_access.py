@@ -10,7 +10,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.web import create_app
-from handoff_support import Console, Person, add_helper, new_sender, open_ticket
+from support.handoff import Console, Person, add_helper, new_sender, open_ticket
 
 pytestmark = pytest.mark.asyncio
 
@@ -127,12 +127,12 @@ async def test_login_cookie_flags_wrong_password_and_throttling(live_stack, acco
     login_url = f"{live_stack.web_url}/console/login"
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
 
-        async def attempt(password: str, token_override=None):
+        async def attempt(password: str, token_override=None, username=None):
             session.cookie_jar.clear(lambda c: c.key == "sqfd_console")
             async with session.get(login_url) as resp:
                 token = re.search(r'name="login_token" value="([^"]+)"', await resp.text()).group(1)
             form = {"login_token": token if token_override is None else token_override,
-                    "username": account["username"], "password": password}
+                    "username": username or account["username"], "password": password}
             async with session.post(login_url, data=form, allow_redirects=False) as resp:
                 return resp.status, resp.headers.getall("Set-Cookie", [])
 
@@ -148,6 +148,8 @@ async def test_login_cookie_flags_wrong_password_and_throttling(live_stack, acco
         for _ in range(5):
             assert (await attempt("wrong password!"))[0] == 401
         assert (await attempt(account["password"]))[0] == 429  # even the right one, for a while
+        assert (await attempt(account["password"], username=account["username"] + " "))[0] == 429
+        assert (await attempt(account["password"], username=account["username"].upper()))[0] == 429
 
 
 async def test_a_helper_sees_only_their_queues_and_a_supervisor_all(live_stack, accounts):

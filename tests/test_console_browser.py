@@ -7,43 +7,12 @@ import time
 
 import pytest
 
-from handoff_support import add_helper, response_text
-
-CITIZEN_BOT_ROWS = "#messages .msg.bot"
-
-
-def watch(page) -> list:
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    return problems
-
-
-def citizen_send(page, text: str, wait_reply: bool = True):
-    before = page.locator(CITIZEN_BOT_ROWS).count()
-    page.fill("#input", text)
-    page.press("#input", "Enter")
-    if wait_reply:
-        page.wait_for_function(
-            "n => document.querySelectorAll('#messages .msg.bot').length > n && document.getElementById('typing').hidden",
-            arg=before, timeout=60_000)
-    return page.locator(CITIZEN_BOT_ROWS).nth(before)
-
+from support.handoff import add_helper, response_text
+from support.page import CITIZEN_BOT_ROWS, citizen_send, login, watch
 
 @pytest.fixture(scope="module")
 def helper_account(catalog_database_url):
     return add_helper(catalog_database_url, ["minsheng"], name="冯浏览", staff_no="B007")
-
-
-def login(page, web_url: str, account: dict):
-    page.goto(f"{web_url}/console")
-    assert page.url.endswith("/console/login")
-    page.fill('input[name="username"]', account["username"])
-    page.fill('input[name="password"]', account["password"])
-    page.click('button[type="submit"]')
-    page.wait_for_url(f"{web_url}/console")
-    page.wait_for_selector('body[data-live="up"]')
 
 
 def test_citizen_and_helper_talk_in_two_browsers(browser, live_stack, helper_account):

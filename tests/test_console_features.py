@@ -7,7 +7,7 @@ import re
 import aiohttp
 import pytest
 
-from handoff_support import Console, Person, add_helper, open_ticket, response_text
+from support.handoff import Console, Person, add_helper, open_ticket, response_text
 
 pytestmark = pytest.mark.asyncio
 
@@ -125,7 +125,7 @@ async def test_dashboard_counts_waits_handling_and_ratings_per_queue(live_stack,
             ticket = await open_ticket(live_stack.settings, sender, matter="GJJ-TQ")
             await console.post_json(f"/console/tickets/{ticket['ticket_id']}/claim")
             await console.post_form(f"/console/tickets/{ticket['ticket_id']}/close", {"resolution": "answered"})
-        # The rating feature reports through the internal API (actions.handoff.report_rating).
+        # The rating feature reports through the internal API (bot.clients.handoff.HandoffClient.rate).
         async with aiohttp.ClientSession() as session:
             for sender, score in zip(senders, (5, 4, 1)):
                 async with session.post(f"{live_stack.settings.handoff_url}/internal/handoff/ratings",

@@ -38,8 +38,9 @@ def test_empty_list_and_string_argument():
 
 
 def test_deterministic_and_batch_independent():
-    alone = encoder.encode(["社保卡丢了怎么补办"])[0]
-    in_batch = encoder.encode(["结婚登记要带什么", "社保卡丢了怎么补办", "个体户注销"])[1]
+    model = encoder._model  # below the cache: the model itself must not mix sentences of one batch
+    alone = model.encode(["社保卡丢了怎么补办"])[0]
+    in_batch = model.encode(["结婚登记要带什么", "社保卡丢了怎么补办", "个体户注销"])[1]
     assert np.allclose(alone, in_batch, atol=1e-5)
 
 
@@ -73,3 +74,18 @@ def test_one_model_per_process_under_threads():
     assert len(results) == 8
     for i, vector in results.items():
         assert np.allclose(vector, encoder.encode([f"第{i}个问题：公积金怎么取"])[0], atol=1e-5)
+
+
+def test_repeated_texts_come_from_the_cache_and_stay_equal(monkeypatch):
+    text = "缓存测试：公积金贷款怎么办"
+    first = encoder.encode([text, text])
+    assert np.array_equal(first[0], first[1])
+
+    def fail(_texts):
+        raise AssertionError("a cached text was encoded again")
+
+    monkeypatch.setattr(encoder._model, "encode", fail)
+    again = encoder.encode([text])
+    assert np.array_equal(again[0], first[0])
+    again[0][:] = 0  # the caller's copy, not the cache
+    assert np.array_equal(encoder.encode([text])[0], first[0])

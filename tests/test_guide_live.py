@@ -2,13 +2,13 @@
 
 Expected texts are built from the catalog itself: the list for the answers given, what is missing, the link.
 """
-import uuid
 
 import pytest
 import requests
 
 from knowledge import Catalog, make_engine
 from knowledge.notice import notice_path
+from support.stack import web_sender
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ class Page:
 
     def __init__(self, web_url: str):
         self.url = f"{web_url}/api/chat"
-        self.sender = f"guide{uuid.uuid4().hex[:16]}"
+        self.sender = web_sender()
 
     def say(self, text: str) -> list:
         response = requests.post(self.url, json={"sender": self.sender, "message": text}, timeout=90)

@@ -3,9 +3,9 @@ server, and the PUBLIC_URL setting the notice links are built on."""
 import pytest
 
 from bot.settings import Settings, SettingsError
-from bot.web.rasa_client import normalise_messages
+from bot.clients.rasa import normalise_messages
 
-from test_web_page import BOT_ROWS, USER_ROWS, count, open_chat, send, wait_for_reply, watch_errors
+from support.page import BOT_ROWS, USER_ROWS, count, open_chat, send, wait_for_reply, watch_errors
 
 
 def test_checklist_ticks_send_the_numbers_and_the_reply_links_the_notice(page, live_stack):

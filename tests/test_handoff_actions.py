@@ -9,8 +9,8 @@ import yaml
 from rasa_sdk import Tracker
 
 from actions.handoff import normalise_phone, situation, summary, transcript
-from actions.render import Fragments
-from bot.handoff.texts import REQUIRED
+from bot.texts.catalog import Fragments
+from bot.handoff.runtime import HANDOFF_TEXTS as REQUIRED
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -48,7 +48,7 @@ def test_summary_names_the_matter_the_aspects_asked_and_the_reason():
 
 
 def test_every_reason_has_a_label():
-    from bot.handoff.service import REASONS
+    from bot.handoff.records import REASONS
     for reason in REASONS:
         assert Fragments(DOMAIN)(f"handoff_reason_{reason}")
 

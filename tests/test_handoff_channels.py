@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from bot.run import free_ports
 from bot.settings import Settings
 from bot.web import create_app
-from handoff_support import HANDOFF_CONFIG, PASSWORD, add_helper
+from support.handoff import HANDOFF_CONFIG, PASSWORD, add_helper
 from knowledge import make_engine
 from knowledge.loader import load
 

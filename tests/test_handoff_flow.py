@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff_support import (QUEUED_RE, Console, Person, add_helper, new_ticket, rasa_tracker,
+from support.handoff import (QUEUED_RE, Console, Person, add_helper, new_ticket, rasa_tracker,
                              response_text)
 
 pytestmark = pytest.mark.asyncio

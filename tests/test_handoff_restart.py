@@ -1,5 +1,6 @@
 """Durability: restart Rasa, the action server or the web server in the middle of a handoff. No message is
-lost, the ticket keeps its state, the page and the console reconnect by themselves and catch up.
+lost, the ticket keeps its state, the page and the console reconnect by themselves and catch up. And Rasa keeps
+conversations in SQL: after a restart of the Rasa server the bot still knows the matter.
 
 Its own stack (module scope): the restarts must not disturb the shared one.
 """
@@ -11,9 +12,8 @@ import time
 
 import pytest
 
-from bot.run import Stack, _http_get
-from conftest import load_catalog, running_stack
-from handoff_support import Console, Person, add_helper, new_ticket, rasa_tracker, response_text
+from support.stack import load_catalog, restart, restart_now, running_stack
+from support.handoff import Console, Person, add_helper, new_ticket, rasa_tracker, response_text
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +33,6 @@ def stack(tmp_path_factory, database_url, trained_model):
 @pytest.fixture(scope="module")
 def helper(database_url):
     return add_helper(database_url, ["minsheng", "qykb"], name="郑稳", staff_no="R001")
-
-
-async def restart(stack: Stack, name: str, meanwhile=None) -> None:
-    """Kill and relaunch from this (the main) thread, then wait for health without blocking the loop.
-
-    Processes must be launched from the thread that lives as long as the stack: they get SIGTERM when
-    the thread that started them ends (PR_SET_PDEATHSIG), and executor threads end with each test's loop.
-    """
-    stack.kill(name, signal.SIGTERM)
-    if meanwhile is not None:
-        await meanwhile()  # while the process is down
-    stack.launch(name)
-    svc = stack.service(name)
-    deadline = time.monotonic() + 300
-    while not svc.healthy(await asyncio.get_running_loop().run_in_executor(None, _http_get, svc.health_url)):
-        assert svc.running(), f"the {name} process died; see {svc.log_path}"
-        assert time.monotonic() < deadline, f"the {name} process is not healthy again"
-        await asyncio.sleep(0.3)
 
 
 async def start_handoff(stack, helper):
@@ -158,7 +140,7 @@ async def test_hand_back_while_rasa_is_down_tells_the_person_and_resumes_later(s
 def test_page_and_console_reconnect_by_themselves_after_a_web_server_restart(stack, helper, browser):
     """In Chromium: while the web server is down the citizen types on; once it is back, the page reconnects,
     sends what it could not, and the console (also reconnected) shows it; the helper's reply gets through."""
-    from test_console_browser import citizen_send, login, watch
+    from support.page import citizen_send, login, watch
 
     web = stack.settings.web_url
     helper_ctx = browser.new_context(locale="zh-CN")
@@ -207,3 +189,23 @@ def test_page_and_console_reconnect_by_themselves_after_a_web_server_restart(sta
     finally:
         helper_ctx.close()
         citizen_ctx.close()
+
+
+def _say(rasa_url: str, sender: str, text: str) -> str:
+    import requests
+
+    response = requests.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                             timeout=60)
+    assert response.status_code == 200
+    return "\n".join(m.get("text", "") for m in response.json())
+
+
+def test_a_follow_up_after_a_rasa_restart_keeps_the_matter(stack):
+    import uuid
+
+    rasa_url, sender = stack.settings.rasa_url, f"t-{uuid.uuid4().hex[:12]}"
+    assert "住房公积金提取" in _say(rasa_url, sender, "公积金提取要带什么")
+    restart_now(stack, "rasa")
+    answer = _say(rasa_url, sender, "那要多久？")
+    assert "住房公积金提取" in answer and "办理时限" in answer
+    assert stack.settings.tracker_db.exists()

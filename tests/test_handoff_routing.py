@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff_support import QUEUED_RE, Console, Person, add_helper, new_ticket, rasa_tracker, response_text
+from support.handoff import QUEUED_RE, Console, Person, add_helper, new_ticket, rasa_tracker, response_text
 
 pytestmark = pytest.mark.asyncio
 
@@ -196,3 +196,4 @@ async def test_direct_rest_clients_are_pointed_to_the_help_desk(live_stack):
                                 json={"sender": "direct-rest-client-1", "message": "转人工"}) as resp:
             text = "\n".join(m.get("text", "") for m in await resp.json())
     assert "帮办代办" in text and "审前服务区" in text
+    assert response_text("utter_handoff_no_push") in text  # and why: this window cannot receive a helper

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, inspect
 from bot.handoff import models as m
 from bot.handoff.config import HandoffConfig, HandoffConfigError
 from bot.handoff.passwords import WeakPassword, hash_password, verify_password
-from bot.handoff.service import HandoffError, HandoffService, mask_sender
+from bot.handoff.records import HandoffError, mask_sender
+from bot.handoff.service import HandoffService
 from knowledge import make_engine
 from knowledge.loader import load
 
@@ -333,7 +334,7 @@ def test_dashboard_medians_and_ratings_per_queue(service, clock):
         service.claim(ticket.id, helper)
         clock.advance(seconds=handle)
         service.close(ticket.id, helper, "answered")
-        assert service.record_rating("web", f"p{index}", 5 - index) == ticket.id
+        assert service.rate("human", "web", f"p{index}", 5 - index).ticket_id == ticket.id
     service.request("web", "waiting", "request_human", "T-SP-XK")
     rows = {row.queue_code: row for row in service.dashboard(helper)}
     assert set(rows) == {"qykb", "sp", ""}
@@ -342,9 +343,9 @@ def test_dashboard_medians_and_ratings_per_queue(service, clock):
     assert (qykb.ratings, qykb.rating_avg) == (3, 4.0)
     assert (rows["sp"].tickets, rows["sp"].waiting) == (1, 1)
     assert rows[""].tickets == 4
-    assert service.record_rating("web", "never-helped", 1) is None
+    assert service.rate("human", "web", "never-helped", 1).ticket_id is None
     with pytest.raises(HandoffError):
-        service.record_rating("web", "p0", 9)
+        service.rate("human", "web", "p0", 9)
 
 
 def test_a_person_can_cancel_and_the_bot_must_then_be_resumed(service):

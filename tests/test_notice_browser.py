@@ -1,13 +1,14 @@
 """The printable notice page in headless Chromium at a phone's size, on screen and as printed."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from knowledge import Catalog, make_engine
 from knowledge.notice import notice_path
-from tests.test_web_page import watch_errors
+from support.page import watch_errors
 
 CODE = "SCJG-GT-SL"
 ANSWERS = {"agent": "agent", "form": "individual"}
@@ -64,7 +65,7 @@ def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone
     assert (matter.hours or catalog.hall().hours) in where
     assert f"{matter.legal_days}个工作日" in where
     assert matter.contact_phone in where
-    today = date.today()
+    today = datetime.now(ZoneInfo(live_stack.settings.hall_timezone)).date()  # the hall's day, not the machine's
     assert phone.locator("#generated").inner_text() == f"{today.year}年{today.month}月{today.day}日"
 
     # Readable on the phone: nothing wider than the screen, text not shrunk.

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import yaml
 
-from actions.render import Fragments
+from bot.texts.catalog import Fragments
 from bot.settings import Settings
 from bot.web.app import create_app
 from knowledge import Catalog, make_engine
@@ -30,10 +31,15 @@ CODE = "SCJG-GT-SL"
 ANSWERS = {"agent": "agent", "form": "individual"}
 
 
-def app_for(database_url: str, tmp_path: Path):
+def app_for(database_url: str, tmp_path: Path, hall_timezone: str = "Asia/Shanghai"):
     return create_app(Settings(database_url=database_url,
                                handoff_database_url=f"sqlite:///{tmp_path / 'handoff.sqlite3'}",
-                               handoff_config=ROOT / "tests" / "fixtures" / "handoff.yml"))
+                               handoff_config=ROOT / "tests" / "fixtures" / "handoff.yml",
+                               hall_timezone=hall_timezone))
+
+
+def hall_today(zone: str = "Asia/Shanghai") -> date:
+    return datetime.now(ZoneInfo(zone)).date()
 
 
 @pytest_asyncio.fixture
@@ -92,7 +98,7 @@ async def test_the_notice_shows_matter_situation_list_missing_place_hours_time_l
     assert (matter.hours or hall.hours) in text
     assert F.time_limit(matter) in text
     assert (matter.contact_phone or hall.phone) in text
-    today = date.today()
+    today = hall_today()  # the hall's day (HALL_TIMEZONE), not the machine's
     assert f"生成日期\n{today.year}年{today.month}月{today.day}日" in text
     assert f"事项信息截至{matter.as_of}" in text
     assert 'id="print-notice"' in html and 'src="/static/notice.js"' in html
@@ -126,7 +132,7 @@ async def test_download_is_the_same_notice_as_a_self_contained_attachment(client
     assert resp.status == 200
     disposition = resp.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
-    assert f'filename="notice-{CODE}-{date.today().isoformat()}.html"' in disposition
+    assert f'filename="notice-{CODE}-{hall_today().isoformat()}.html"' in disposition
     html = await resp.text()
     assert "<style>" in html and "@media print" in html  # readable offline, without our server
     assert "<script" not in html and 'id="print-notice"' not in html
@@ -205,3 +211,11 @@ async def test_personal_data_in_a_forged_address_is_not_logged(client, caplog):
         assert resp.status == 400
     assert "malformed notice query" in caplog.text and "does not fit" in caplog.text
     assert "1381234" not in caplog.text
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])  # UTC+14 and UTC-12: never the same day
+async def test_the_date_is_the_halls_day_in_its_time_zone(aiohttp_client, catalog_database_url, tmp_path, zone):
+    client = await aiohttp_client(app_for(catalog_database_url, tmp_path, hall_timezone=zone))
+    text = text_of(await (await client.get(notice_path(CODE, ANSWERS, {1}))).text())
+    day = hall_today(zone)
+    assert f"生成日期\n{day.year}年{day.month}月{day.day}日" in text

@@ -58,3 +58,24 @@ def test_accepts_anything(value, expected):
 def test_every_digit_of_an_id_in_the_middle_is_masked():
     masked = mask_personal_data("ID:110105198512123456;")
     assert masked == "ID:110*************56;"
+
+
+@pytest.mark.parametrize("text, hidden", [
+    ("我是欧阳娜娜", "阳娜娜"),
+    ("联系人：欧阳娜娜", "阳娜娜"),
+    ("申请人李四想问", "四"),
+    ("身份证 130102 19900101 1234", "19900101"),
+    ("130102-19900101-123X", "19900101"),
+    ("银行卡6222 0212 3456 7890 123", "0212 3456"),
+])
+def test_masks_names_after_more_cues_and_numbers_typed_with_separators(text, hidden):
+    masked = mask_personal_data(text)
+    assert hidden not in masked and masked != text
+
+
+def test_a_name_only_field_keeps_its_first_character():
+    from bot.privacy import mask_name
+
+    assert mask_name("欧阳娜娜") == "欧***"
+    assert mask_name(" 张三 ") == "张*"
+    assert mask_name(None) == "" and mask_name("") == ""

@@ -16,7 +16,7 @@ from bot.handoff import models as m
 from bot.handoff.config import HandoffConfig
 from bot.handoff.feedback import FeedbackError, FeedbackStore, person_ref
 from bot.handoff.service import HandoffService
-from handoff_support import (HANDOFF_CONFIG, QUEUED_RE, REPO_ROOT, Console, Person, add_helper, new_ticket,
+from support.handoff import (HANDOFF_CONFIG, QUEUED_RE, REPO_ROOT, Console, Person, add_helper, new_ticket,
                              response_text)
 from knowledge import make_engine
 
@@ -109,7 +109,7 @@ def test_one_table_for_both_kinds_with_matter_channel_and_an_opaque_person(servi
     # A rating of human help with no recent ticket is kept, without a ticket.
     human = service.rate("human", "web", "nobody-helped", 2)
     assert human.kind == "human" and human.ticket_id is None
-    assert service.record_rating("web", "nobody-helped", 3) is None
+    assert service.rate("human", "web", "nobody-helped", 3).ticket_id is None
     with Session(service.engine) as session:
         kinds = sorted(session.scalars(select(m.Rating.kind)))
     assert kinds == ["bot", "human", "human"]

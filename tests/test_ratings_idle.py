@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.handoff import models as m
 from bot.handoff.feedback import person_ref
-from conftest import running_web_server
-from handoff_support import HANDOFF_CONFIG, response_text
+from support.stack import running_web_server
+from support.handoff import HANDOFF_CONFIG, response_text
 from knowledge import make_engine
 
 IDLE_SECONDS = 3.0

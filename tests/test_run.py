@@ -1,6 +1,7 @@
 """`python -m bot.run` as an operator uses it: start, print URLs, answer, stop cleanly on one Ctrl-C."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import re
@@ -17,6 +18,7 @@ import requests
 
 from bot.run import Stack, StackError
 from bot.settings import Settings
+from support.stack import RASA_TOKEN, WEB_SECRET, rasa_api_params, web_sender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 300
@@ -79,6 +81,8 @@ def run_env(free_ports, database_url: str, log_dir: Path, **extra) -> dict:
         DATABASE_URL=database_url,
         MODEL_DIR=str(REPO_ROOT / "models"),
         LOG_DIR=str(log_dir),
+        RASA_TOKEN=RASA_TOKEN,
+        WEB_SECRET=WEB_SECRET,
     )
     env.update(extra)
     return env
@@ -101,7 +105,29 @@ def assert_all_closed(ports, timeout=10):
         time.sleep(0.2)
 
 
-def test_run_starts_everything_and_one_ctrl_c_stops_it(trained_model, free_ports, catalog_database_url, tmp_path):
+def child_running(parent_pid: int, module: str) -> int:
+    """The pid of the parent's child process running `python -m module`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent_pid and module.encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no child running {module}")
+
+
+def requests_status(url: str):
+    try:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return None
+
+
+def test_run_starts_everything_restarts_what_dies_and_one_ctrl_c_stops_it(trained_model, free_ports, catalog_database_url, tmp_path):
     env = run_env(free_ports, catalog_database_url, tmp_path / "logs")
     run = RunProcess(env)
     try:
@@ -115,15 +141,28 @@ def test_run_starts_everything_and_one_ctrl_c_stops_it(trained_model, free_ports
         assert action_url == f"http://127.0.0.1:{env['ACTION_PORT']}/"
 
         assert requests.get(f"{web_url}healthz", timeout=10).json() == {"web": "ok", "rasa": "ok"}
-        assert requests.get(f"{rasa_url}status", timeout=10).json()["model_file"]
+        assert requests.get(f"{rasa_url}status", timeout=10).status_code == 401  # Rasa's API wants the token
+        assert requests.get(f"{rasa_url}status", params=rasa_api_params(), timeout=10).json()["model_file"]
         assert requests.get(f"{action_url}health", timeout=10).status_code == 200
         reply = requests.post(
-            f"{web_url}api/chat", json={"sender": "test-run-0001", "message": "/greet"}, timeout=60
+            f"{web_url}api/chat", json={"sender": web_sender(), "message": "/greet"}, timeout=60
         )
         assert reply.status_code == 200 and reply.json()["messages"]
 
         for name in ("actions", "rasa", "web"):
             assert (tmp_path / "logs" / f"{name}.log").stat().st_size > 0
+
+        # A process that dies is restarted (with a log line); the others keep running.
+        actions_pid = child_running(run.proc.pid, "bot.action_server")
+        os.killpg(actions_pid, signal.SIGKILL)
+        run.wait_for(r"The action server exited with code -9 .*restarting it in 1 s", 30)
+        run.wait_for(r"Restarted the action server", 30)
+        deadline = time.monotonic() + 120
+        while requests_status(f"{action_url}health") != 200:
+            assert time.monotonic() < deadline, run.text()
+            time.sleep(0.3)
+        assert child_running(run.proc.pid, "bot.action_server") != actions_pid
+        assert requests.get(f"{web_url}healthz", timeout=10).json() == {"web": "ok", "rasa": "ok"}
 
         run.proc.send_signal(signal.SIGINT)
         assert run.proc.wait(timeout=STOP_TIMEOUT) == 0, run.text()
@@ -250,5 +289,40 @@ def test_settings_defaults_and_derived_urls():
     env = public.child_env({})
     assert env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:5055/webhook"
     assert env["DATABASE_URL"] == "postgresql://u:p@db/x" and env["HOST"] == "0.0.0.0"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         public.web_port = 1  # frozen
+
+
+def test_a_process_that_dies_is_restarted_with_a_back_off_and_a_log_line(tmp_path):
+    """The generic supervisor: a dead process is started again after 1 s, then 2 s, ...; the others run on."""
+    from bot.supervisor import Service, Supervisor, answers_200
+
+    starts = tmp_path / "starts"
+    flaky = Service(name="flaky", title="flaky server", argv=["sh", "-c", f"echo x >> {starts}; exit 3"],
+                    bind_host="127.0.0.1", port=1, health_url="http://127.0.0.1:1/", healthy=answers_200,
+                    log_path=tmp_path / "flaky.log")
+    steady = Service(name="steady", title="steady server", argv=["sleep", "600"], bind_host="127.0.0.1", port=2,
+                     health_url="http://127.0.0.1:2/", healthy=answers_200, log_path=tmp_path / "steady.log")
+    said = []
+    supervisor = Supervisor([flaky, steady], tmp_path, startup_timeout=5, stop_grace=2, say=said.append)
+    supervisor._env = dict(os.environ)
+    supervisor.launch("flaky")
+    supervisor.launch("steady")
+    steady_pid = steady.proc.pid
+    started = time.monotonic()
+    try:
+        while flaky.restarts < 2:
+            assert time.monotonic() - started < 20, said
+            supervisor.supervise()
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    finally:
+        supervisor.stop()
+    assert said[0].startswith("The flaky server exited with code 3") and "restarting it in 1 s" in said[0]
+    assert "flaky.log" in said[0] and said[1] == "Restarted the flaky server (restart 1)"
+    assert "restarting it in 2 s" in said[2] and said[3] == "Restarted the flaky server (restart 2)"
+    assert 3.0 <= elapsed < 10, "waited 1 s, then 2 s"
+    assert len(starts.read_text().split()) == 3
+    assert not any("steady" in line for line in said)
+    with pytest.raises(ProcessLookupError):  # stop() ended everything, the steady one too
+        os.kill(steady_pid, 0)

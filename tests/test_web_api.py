@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from knowledge import make_engine, models
+from support.stack import rasa_api_params, web_sender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
@@ -15,7 +19,7 @@ SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referr
 
 
 def new_sender() -> str:
-    return "test-" + secrets.token_urlsafe(12)
+    return web_sender()
 
 
 _NEW = object()
@@ -88,7 +92,8 @@ def test_message_reaches_rasa_unchanged(live_stack):
     sender = new_sender()
     first = chat(live_stack, "我想开个饭店，要办哪些证，需要带什么材料", sender=sender)
     assert_polite_reply(first)
-    tracker = requests.get(f"{live_stack.rasa_url}/conversations/{sender}/tracker", timeout=TIMEOUT).json()
+    tracker = requests.get(f"{live_stack.rasa_url}/conversations/{sender}/tracker", params=rasa_api_params(),
+                           timeout=TIMEOUT).json()
     # The stored user event keeps what the person typed; only the NLU's working copy is normalised.
     user_texts = [event["text"] for event in tracker["events"] if event["event"] == "user"]
     assert user_texts[-1] == "我想开个饭店，要办哪些证，需要带什么材料"
@@ -125,15 +130,19 @@ def test_slash_payloads_typed_by_hand_never_break_anything(live_stack, message):
 
 
 def test_sql_text_does_not_touch_the_catalog(live_stack):
-    chat(live_stack, "'; DROP TABLE matters; --")
+    sql = "'; DROP TABLE matters; --"
+    assert_polite_reply(chat(live_stack, sql), sent=sql)  # the SQL-looking message itself gets a polite reply
     assert_polite_reply(chat(live_stack, "我想开个饭店，要办哪些证，需要带什么材料"))
+    with Session(make_engine(live_stack.settings.database_url)) as session:  # and the catalog is intact
+        assert session.scalar(select(func.count()).select_from(models.Matter)) > 100
 
 
 def test_long_message_is_cut_to_1000_characters(live_stack):
     sender = new_sender()
     resp = chat(live_stack, "我想开饭店" * 1000, sender=sender)  # 5,000 characters
     assert_polite_reply(resp)
-    tracker = requests.get(f"{live_stack.rasa_url}/conversations/{sender}/tracker", timeout=TIMEOUT).json()
+    tracker = requests.get(f"{live_stack.rasa_url}/conversations/{sender}/tracker", params=rasa_api_params(),
+                           timeout=TIMEOUT).json()
     assert len(tracker["latest_message"]["text"]) == 1000
 
 
@@ -255,11 +264,13 @@ def test_no_directory_listing_or_traversal(live_stack):
 
 def test_personal_data_is_masked_in_the_web_log(live_stack):
     sender = new_sender()
-    assert_polite_reply(chat(live_stack, "我的手机13812345678，身份证130102199001011234", sender=sender))
+    message = "我的手机13812345678，身份证130102 19900101 1234，我是欧阳娜娜"
+    assert_polite_reply(chat(live_stack, message, sender=sender))
     log = (live_stack.log_dir / "web.log").read_text(encoding="utf-8")
-    assert "138****5678" in log, "the turn was not logged at all"
-    assert "13812345678" not in log
-    assert "130102199001011234" not in log
+    assert f"chars={len(message)}" in log, "the turn was not logged at all"
+    # No message text at INFO or above, not even masked; the sender id is masked too.
+    for fragment in ("13812345678", "138****5678", "130102", "欧阳", "身份证"):
+        assert fragment not in log
 
 
 # --- Rasa down -----------------------------------------------------------------------------------
@@ -293,14 +304,15 @@ def test_rasa_down_is_reported_by_healthz(web_without_rasa):
 
 def test_page_text_endpoint_serves_the_apology(web_without_rasa):
     resp = requests.get(f"{web_without_rasa}/api/texts", timeout=TIMEOUT)
-    assert resp.json() == {"service_unavailable": domain_response("utter_service_unavailable")}
+    assert resp.json() == {"service_unavailable": domain_response("utter_service_unavailable"),
+                           "busy_wait": domain_response("utter_busy_wait")}
 
 
 # --- units: what the page may receive, and reading the domain ------------------------------------
 
 
 def test_rasa_replies_are_normalised_for_the_page():
-    from bot.web.rasa_client import RasaUnavailable, normalise_messages
+    from bot.clients.rasa import RasaUnavailable, normalise_messages
 
     raw = [
         {"recipient_id": "x", "text": "第一条"},
@@ -317,44 +329,3 @@ def test_rasa_replies_are_normalised_for_the_page():
     ]
     with pytest.raises(RasaUnavailable):
         normalise_messages({"error": "boom"})
-
-
-def test_domain_texts_load_defensively(tmp_path, caplog):
-    from bot.web.domain_texts import load_response_texts, response_text
-
-    domain = tmp_path / "domain.yml"
-    domain.write_text(
-        "responses:\n"
-        "  utter_a:\n"
-        "    - text: 微信版\n"
-        "      channel: wechat\n"
-        "    - text: 通用版\n"
-        "  utter_b:\n"
-        "    - custom: {x: 1}\n",
-        encoding="utf-8",
-    )
-    texts = load_response_texts(domain)
-    assert texts == {"utter_a": "通用版"}
-    assert response_text(texts, "utter_service_unavailable") == ""
-    assert "utter_service_unavailable" in caplog.text
-
-    assert load_response_texts(tmp_path / "missing.yml") == {}
-    broken = tmp_path / "broken.yml"
-    broken.write_text("responses: [: :", encoding="utf-8")
-    assert load_response_texts(broken) == {}
-
-
-def test_domain_split_over_a_folder_is_read(tmp_path):
-    from bot.web.domain_texts import load_response_texts
-
-    folder = tmp_path / "domain"
-    folder.mkdir()
-    (folder / "a.yml").write_text("responses:\n  utter_a:\n    - text: 甲\n", encoding="utf-8")
-    (folder / "b.yml").write_text("responses:\n  utter_b:\n    - text: 乙\n", encoding="utf-8")
-    assert load_response_texts(tmp_path / "domain.yml") == {"utter_a": "甲", "utter_b": "乙"}
-
-
-def test_the_real_domain_has_the_apology():
-    from bot.web.domain_texts import load_response_texts
-
-    assert load_response_texts(REPO_ROOT / "domain.yml").get("utter_service_unavailable", "").strip()

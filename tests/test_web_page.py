@@ -5,49 +5,9 @@ import re
 
 import pytest
 
+from support.page import BOT_ROWS, USER_ROWS, count, open_chat, send, wait_for_reply, watch_errors
+
 QUESTION = "我想开个饭店，要办哪些证，需要带什么材料"
-BOT_ROWS = "#messages .msg.bot"
-USER_ROWS = "#messages .msg.user"
-
-
-def watch_errors(page) -> list:
-    """Collect script errors and console errors (a CSP violation is one)."""
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    return errors
-
-
-def count(page, selector) -> int:
-    return page.locator(selector).count()
-
-
-def wait_for_reply(page, bot_rows_before: int):
-    """Wait until a new bot row has arrived and the bot is no longer typing."""
-    page.wait_for_function(
-        """n => document.querySelectorAll('#messages .msg.bot').length > n
-               && document.getElementById('typing').hidden""",
-        arg=bot_rows_before,
-        timeout=60_000,
-    )
-
-
-def open_chat(page, live_stack):
-    page.goto(f"{live_stack.web_url}/")
-    wait_for_reply(page, 0)
-    greeting = page.locator(f"{BOT_ROWS} .bubble").first.inner_text()
-    assert greeting.strip(), "the greeting is empty"
-    assert count(page, USER_ROWS) == 0, "the hidden /greet payload was shown"
-
-
-def send(page, text: str):
-    before = count(page, BOT_ROWS)
-    page.fill("#input", text)
-    page.press("#input", "Enter")
-    wait_for_reply(page, before)
-    return page.locator(BOT_ROWS).nth(before)
-
-
 def assert_links_are_safe(page):
     for link in page.locator("#messages a").all():
         assert re.match(r"https?://", link.get_attribute("href") or "")
@@ -60,7 +20,7 @@ def test_conversation_in_the_page(page, live_stack):
     open_chat(page, live_stack)
 
     sender = page.evaluate("() => localStorage.getItem('sqfd.sender')")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{16,40}", sender or "")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{44}", sender or "")
 
     reply = send(page, QUESTION)
     assert page.locator(f"{USER_ROWS} .bubble").last.inner_text() == QUESTION

@@ -7,27 +7,17 @@ import time
 
 import pytest
 
-from handoff_support import response_text
-from wechat_support import (WeChatServer, WeChatStandIn, message_xml, new_msg_id, new_openid, rasa_user_texts,
-                            wechat_stack)
+from support.handoff import response_text
+from support.wechat import (WeChatServer, message_xml, new_msg_id, new_openid, rasa_user_texts)
 
 pytestmark = pytest.mark.asyncio
 
 OPTION = response_text("utter_fragment_wechat_option")
 
 
-@pytest.fixture(scope="module")
-def standin():
-    server = WeChatStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, catalog_database_url, trained_model, standin):
-    with wechat_stack(catalog_database_url, tmp_path_factory.mktemp("wechat-slow-logs"), standin, aes=False,
-                      WECHAT_REPLY_BUDGET="0.001") as running:
-        yield running
+@pytest.fixture
+def stack(wechat_async_stack):
+    return wechat_async_stack
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import time
 import aiohttp
 import pytest
 
-from handoff_support import QUEUED_RE, Console, add_helper, response_text
-from test_conversations_live import catalog  # noqa: F401 (fixture)
-from wechat_support import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
+from support.handoff import QUEUED_RE, Console, add_helper, response_text
+from support.wechat import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
                             new_openid, rasa_user_texts, wechat_stack)
+from support.stack import rasa_api_params
 
 pytestmark = pytest.mark.asyncio
 
@@ -42,6 +42,7 @@ OPTION = response_text("utter_fragment_wechat_option")
 
 @pytest.fixture(scope="module")
 def standin():
+    """Its own stand-in (not the session's): these tests count the stand-in's token fetches."""
     server = WeChatStandIn().start()
     yield server
     server.stop()
@@ -218,7 +219,7 @@ async def test_rasa_can_push_to_a_wechat_person_through_the_output_channel(stack
     openid = new_openid()
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{stack.settings.rasa_url}/conversations/{openid}/trigger_intent",
-                                params={"output_channel": "wechat"}, json={"name": "greet"}) as resp:
+                                params={"output_channel": "wechat", **rasa_api_params()}, json={"name": "greet"}) as resp:
             assert resp.status == 200, await resp.text()
     pushed = standin.wait_for(openid, 1)[-1]
     assert pushed.startswith(GREETING) and OPTION.format(index=1, title="开饭店要办哪些证") in pushed

@@ -4,7 +4,6 @@ retried. Its own stack and database (module scope): the restart must not disturb
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 
 from datetime import datetime, timedelta
@@ -13,34 +12,21 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, insert
 
-from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
+from bot.settings import WeChatConfig, WeChatConfigError
 from bot.channels.wechat_outbox import FAILED, PENDING, SENT, OutboxStore, outbox_table
 from bot.privacy import mask_openid
-from conftest import load_catalog
-from handoff_support import Console, add_helper, response_text
-from test_handoff_restart import restart
-from wechat_support import WeChatServer, WeChatStandIn, new_openid, wechat_stack
+from support.handoff import Console, add_helper, response_text
+from support.stack import restart
+from support.wechat import WeChatServer, new_msg_id, new_openid, rasa_user_texts
 
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('outbox-db') / 'catalog.sqlite3'}"
-    load_catalog(url)
-    return url
+@pytest.fixture
+def stack(wechat_async_stack):
+    return wechat_async_stack
 
 
-@pytest.fixture(scope="module")
-def standin():
-    server = WeChatStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, database_url, trained_model, standin):
-    # Every answer takes the 客服消息 path; retries come fast so that the tests are short.
-    with wechat_stack(database_url, tmp_path_factory.mktemp("outbox-logs"), standin, aes=False,
-                      WECHAT_REPLY_BUDGET="0.001", WECHAT_RETRY_FIRST="0.2", WECHAT_RETRY_MAX="1") as running:
-        yield running
+@pytest.fixture
+def database_url(wechat_async_stack) -> str:
+    return wechat_async_stack.settings.database_url
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +105,12 @@ async def test_a_permanent_refusal_is_given_up_at_once_and_logged_masked(stack, 
 
 @pytest.mark.asyncio
 async def test_pending_messages_are_sent_after_a_rasa_restart(stack, standin, outbox):
+    # A message handled before the restart, captured and sent again afterwards (signature still fresh).
+    asker, msg_id = new_openid(), new_msg_id()
+    wechat = WeChatServer(stack.settings.rasa_url, aes=False)
+    assert (await wechat.text(asker, "公积金提取要带什么", msg_id=msg_id))[0] == 200
+    await until(lambda: len(standin.to(asker)) >= 1)
+
     openid = new_openid()
     standin.down = True  # WeChat's API is down: the messages stay pending
     texts = ["重启前的第一条消息", "重启前的第二条消息"]
@@ -134,6 +126,9 @@ async def test_pending_messages_are_sent_after_a_rasa_restart(stack, standin, ou
     await restart(stack, "rasa", meanwhile)
     assert standin.wait_for(openid, 2, timeout=60) == texts
     await until(lambda: statuses(outbox, openid) == [(t, SENT) for t in texts])
+    # The replay: the key is remembered in SQL for the whole timestamp window, not in the old process's memory.
+    assert await wechat.text(asker, "公积金提取要带什么", msg_id=msg_id) == (200, "success")
+    assert await rasa_user_texts(stack.settings.rasa_url, asker) == ["公积金提取要带什么"]
 
 
 @pytest.mark.asyncio

@@ -5,12 +5,12 @@ import asyncio
 
 import pytest
 
-from bot.channels.wechat_config import WeChatConfig, WeChatConfigError
+from bot.settings import WeChatConfig, WeChatConfigError
 from bot.channels.wechat_state import TurnRegistry
 from bot.channels.wechat_text import MAX_TEXT_BYTES, WeChatTexts, option_number, split_text
 from bot.run import Stack, wechat_status
 from bot.settings import REPO_ROOT, Settings
-from handoff_support import response_text
+from support.handoff import response_text
 
 TEXTS = WeChatTexts(REPO_ROOT / "domain.yml")
 
@@ -135,3 +135,22 @@ def test_a_wrong_wechat_variable_stops_bot_run_naming_it(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot.run"], cwd=REPO_ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "WECHAT_AES_KEY" in result.stderr
+
+
+def test_seen_store_refuses_a_key_within_the_window_on_any_process(tmp_path):
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import create_engine
+
+    from bot.channels.wechat_state import SeenStore
+
+    now = [datetime(2026, 12, 7, 12, 0, 0)]
+    engine = create_engine(f"sqlite:///{tmp_path / 'seen.sqlite3'}")
+    first, second = (SeenStore(engine, keep_seconds=660, clock=lambda: now[0]) for _ in range(2))
+    assert first.first_time("msg:1")
+    now[0] += timedelta(seconds=70)  # past the in-memory retry window: still refused, by the other process too
+    assert not second.first_time("msg:1")
+    assert not first.first_time("msg:1")
+    assert second.first_time("msg:2")
+    now[0] += timedelta(seconds=700)  # outside the accepted timestamp window a key may come again
+    assert first.first_time("msg:1")

@@ -12,7 +12,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import re
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
@@ -27,19 +26,22 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot.clients.handoff import RELAY_TIMEOUT, HandoffClient
+from bot.limits import MESSAGE_MAX_CHARS
 from bot.privacy import mask_openid
+from bot.settings import Settings
 
 from .wechat_api import CustomerServiceSender, WeChatSendError
-from .wechat_config import PROJECT_DIR, WeChatConfig
 from .wechat_outbox import Outbox, OutboxStore
-from .wechat_relay import CHANNEL, HandoffRelay
-from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, Turn, TurnRegistry
+from .relay import HandoffRelay
+from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, SeenStore, Turn, TurnRegistry
 from .wechat_text import WeChatTexts, option_number, split_text
 
 logger = logging.getLogger(__name__)
 
+CHANNEL = "wechat"
+
 MAX_BODY_BYTES = 64 * 1024  # WeChat's messages are a few KB
-MAX_TEXT_CHARS = 2000
 # The rest of a long answer waits this long after the passive reply was returned, so that it arrives after it.
 FOLLOW_UP_DELAY = 0.5
 _QUERY_VALUE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -72,7 +74,7 @@ class WeChatOutput(OutputChannel):
 
 
 class WeChatInput(InputChannel):
-    """Configured from WECHAT_* environment variables (credentials.yml only names the class)."""
+    """Configured from Settings (WECHAT_* environment variables; credentials.yml only names the class)."""
 
     @classmethod
     def name(cls) -> Text:
@@ -80,18 +82,22 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
-        return cls(WeChatConfig.from_env(os.environ))
+        return cls(Settings.from_env())
 
-    def __init__(self, config: WeChatConfig, relay: Optional[HandoffRelay] = None):
-        self.config = config
-        self.texts = WeChatTexts(PROJECT_DIR / "domain.yml")
+    def __init__(self, settings: Settings, relay: Optional[HandoffRelay] = None):
+        self.settings = settings
+        self.config = config = settings.wechat
+        self.texts = WeChatTexts(settings.domain_path)
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
         self.menu = config.menu() if config.enabled else {}
         self.sender = CustomerServiceSender(config)
-        self.relay = relay or HandoffRelay(os.environ.get("HANDOFF_URL", ""), os.environ.get("HANDOFF_SECRET", ""))
+        self.relay = relay or HandoffRelay(HandoffClient(settings.handoff_url, settings.handoff_secret,
+                                                         timeout=RELAY_TIMEOUT), CHANNEL, mask=mask_openid)
         self.turns = TurnRegistry()
         self._engine: Any = None
         self._options: Optional[OptionStore] = None
+        self._seen: Optional[SeenStore] = None
+        self._seen_checks: Dict[str, "asyncio.Future[bool]"] = {}
         self._outbox_store: Optional[OutboxStore] = None
         self.outbox = Outbox(self._outbox_table, self.sender.send_one, config.retry_first, config.retry_max)
         self._background: Set[asyncio.Task] = set()
@@ -107,7 +113,7 @@ class WeChatInput(InputChannel):
         if self._engine is None:  # not at import time: the database is the catalog's (DATABASE_URL)
             from knowledge import make_engine
 
-            self._engine = make_engine()
+            self._engine = make_engine(self.settings.database_url)
         return self._engine
 
     @property
@@ -115,6 +121,32 @@ class WeChatInput(InputChannel):
         if self._options is None:
             self._options = OptionStore(self.engine)
         return self._options
+
+    @property
+    def seen(self) -> SeenStore:
+        if self._seen is None:
+            # A signed request is accepted while its timestamp is within the skew of our clock, either way.
+            self._seen = SeenStore(self.engine, keep_seconds=2 * self.config.max_clock_skew + 60)
+        return self._seen
+
+    async def _first_delivery(self, key: str) -> bool:
+        """False for a replay: a key handled before on any process (SQL), and not WeChat's retry of a turn here.
+
+        Deliveries that arrive together share one check, so WeChat's quick retries still share the first turn.
+        """
+        if self.turns.known(key):
+            return True
+        check = self._seen_checks.get(key)
+        if check is None:
+            check = self._seen_checks[key] = asyncio.ensure_future(self._check_seen(key))
+        return await asyncio.shield(check)
+
+    async def _check_seen(self, key: str) -> bool:
+        try:
+            return await self._sql(self.seen.first_time, key)
+        except SQLAlchemyError:  # never lose a message because the check failed
+            logger.exception("WeChat message keys cannot be checked; answering anyway")
+            return True
 
     def _outbox_table(self) -> OutboxStore:
         if self._outbox_store is None:
@@ -191,10 +223,10 @@ class WeChatInput(InputChannel):
         """("bot", text), ("say", response name) or ("none", "")."""
         kind = message.type
         if kind == "text":
-            text = (message.content or "").strip()[:MAX_TEXT_CHARS]
+            text = (message.content or "").strip()[:MESSAGE_MAX_CHARS]
             return ("bot", text) if text else ("say", UNSUPPORTED_TYPES_RESPONSE)
         if kind == "voice":
-            text = (message.recognition or "").strip()[:MAX_TEXT_CHARS]
+            text = (message.recognition or "").strip()[:MESSAGE_MAX_CHARS]
             return ("bot", text) if text else ("say", "utter_wechat_voice_unclear")
         if kind == "event":
             event = getattr(message, "event", "")
@@ -319,8 +351,14 @@ class WeChatInput(InputChannel):
             # WeChat's advice: MsgId for messages, FromUserName + CreateTime for events (plus which event).
             key = (f"msg:{message.id}" if message.id else
                    f"evt:{openid}:{message.time}:{getattr(message, 'event', '')}:{getattr(message, 'key', '')}")
+            if not await self._first_delivery(key):
+                self._seen_checks.pop(key, None)
+                logger.warning("WeChat %s from %s refused: already handled (a replay)", message.type,
+                               mask_openid(openid))
+                return response.text("success")
             plan = self._plan(message)
             turn, first = self.turns.start(key, lambda: self._work(openid, plan, on_new_message))
+            self._seen_checks.pop(key, None)
             logger.info("WeChat %s from %s%s", message.type, mask_openid(openid), "" if first else " (retry)")
             deadline = arrived + self.config.reply_budget
             return self._reply(request, message, await self._passive_text(openid, turn, deadline))
@@ -330,13 +368,13 @@ class WeChatInput(InputChannel):
             """A helper's (or the resumed bot's) message from the handoff, sent on as 客服消息."""
             if off():
                 return off()
-            secret = os.environ.get("HANDOFF_SECRET", "")
+            secret = self.settings.handoff_secret
             given = request.headers.get("X-Handoff-Secret", "")
             if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
                 return _forbidden()
             try:
                 data = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 return response.json({"error": "invalid_json"}, status=400)
             openid = data.get("sender") if isinstance(data, dict) else None
             if not isinstance(openid, str) or not _OPENID.fullmatch(openid):

@@ -13,7 +13,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from .wechat_config import WeChatConfig
+from bot.settings import WeChatConfig
 
 HTTP_TIMEOUT = 10
 # Token errors: wechatpy already fetched a new token and retried once; the next attempt starts from a fresh one.

@@ -9,7 +9,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from bot.web.domain_texts import load_response_texts, response_text
+from bot.texts import DomainTexts
 
 # WeChat's limit for a text message (passive reply and 客服消息 alike), in UTF-8 bytes.
 MAX_TEXT_BYTES = 2048
@@ -71,14 +71,10 @@ def option_number(text: str) -> Optional[int]:
 
 class WeChatTexts:
     def __init__(self, domain_path: Path):
-        self._texts = load_response_texts(domain_path)
+        self._texts = DomainTexts.load(domain_path)
 
     def response(self, name: str, **values: Any) -> str:
-        template = response_text(self._texts, name)
-        try:
-            return template.format(**values) if values else template
-        except (KeyError, IndexError, ValueError):
-            return template
+        return self._texts.render(name, **values)
 
     def _fragment(self, name: str, **values: Any) -> str:
         return self.response(f"utter_fragment_{name}", **values)

@@ -21,7 +21,8 @@ from typing import List, Optional
 
 from bot.handoff.config import HandoffConfig, HandoffConfigError
 from bot.handoff.passwords import WeakPassword
-from bot.handoff.service import SUPERVISOR, HandoffError, HandoffService, mask_sender
+from bot.handoff.records import SUPERVISOR, HandoffError, mask_sender
+from bot.handoff.service import HandoffService
 from bot.privacy import mask_personal_data
 from bot.settings import Settings, SettingsError
 
@@ -30,7 +31,7 @@ def _service() -> HandoffService:
     from knowledge import make_engine
 
     settings = Settings.from_env()
-    service = HandoffService(make_engine(settings.handoff_db_url), HandoffConfig.load(settings.handoff_config))
+    service = HandoffService(make_engine(settings.handoff_db_url), HandoffConfig.load(settings.handoff_config, settings.hall_timezone))
     service.setup()
     return service
 

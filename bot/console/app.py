@@ -3,35 +3,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 from aiohttp import web
 
 from bot.web import keys
 
 from . import views, ws
-from .auth import LoginThrottle, make_auth_middleware
+from .auth import THROTTLE, LoginThrottle, make_auth_middleware
 
 HERE = Path(__file__).resolve().parent
-JINJA = web.AppKey("console_jinja", jinja2.Environment)
-THROTTLE = web.AppKey("console_throttle", LoginThrottle)
-CACHE = web.AppKey("console_cache", dict)  # the domain and the catalog, loaded on first use
 
 
 def _service(app: web.Application):
     runtime = app.get(keys.HANDOFF)
-    return runtime.service if runtime is not None else None
+    return runtime.db if runtime is not None else None
 
 
 def setup_console(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
-                             autoescape=jinja2.select_autoescape(["html"], default=True),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = app[keys.JINJA]  # the process's one environment; the console's templates are on its path
     env.filters["localtime"] = views.localtime_filter
     env.filters["mask"] = views.mask_sender
-    app[JINJA] = env
     app[THROTTLE] = LoginThrottle()
-    app[CACHE] = {}
     app.middlewares.append(make_auth_middleware(_service, settings.console_session_minutes))
     r = app.router
     r.add_get("/console/login", views.login_page)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import unicodedata
 from collections import defaultdict, deque
 from typing import Callable, Deque, Dict, Optional
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.handoff.service import HelperInfo
+from bot.handoff.records import HelperInfo
 
 COOKIE = "sqfd_console"
 LOGIN_COOKIE = "sqfd_console_login"
@@ -23,28 +24,63 @@ HELPER = "console_helper"  # request keys
 CSRF = "console_csrf"
 TOKEN = "console_token"
 
-# Failed logins per username: at most this many within the window.
-MAX_FAILURES, FAILURE_WINDOW = 5, 300.0
+def throttle_key(username: str) -> str:
+    """One key per account however the name is typed ("name", "Name ", full-width forms)."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
 
 
 class LoginThrottle:
-    def __init__(self) -> None:
-        self._failures: Dict[str, Deque[float]] = defaultdict(deque)
+    """Back-off after failed logins, never a lock: after FREE_FAILURES failures within WINDOW the next try is
+    refused until a delay has passed since the last failure (doubling, at most MAX_DELAY).
 
-    def _recent(self, key: str) -> Deque[float]:
-        now, failures = time.monotonic(), self._failures[key]
-        while failures and now - failures[0] > FAILURE_WINDOW:
+    Failures count per (account, client address), so a stranger elsewhere cannot keep a helper out; per client
+    address across accounts (spraying one password over many names); and per account across addresses with a
+    higher threshold (a spread-out guess), where a helper waits at most MAX_DELAY.
+    """
+
+    FREE_FAILURES = {"pair": 5, "address": 10, "account": 20}
+    WINDOW = 900.0
+    FIRST_DELAY = 15.0
+    MAX_DELAY = 120.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._failures: Dict[tuple, Deque[float]] = defaultdict(deque)
+
+    def _keys(self, username: str, address: str):
+        account = throttle_key(username)
+        return (("pair", account, address), ("address", address), ("account", account))
+
+    def _recent(self, key: tuple) -> Deque[float]:
+        now, failures = self.clock(), self._failures[key]
+        while failures and now - failures[0] > self.WINDOW:
             failures.popleft()
+        if not failures:
+            del self._failures[key]  # bounded memory: no entry for keys without recent failures
+            return deque()
         return failures
 
-    def blocked(self, username: str) -> bool:
-        return len(self._recent(username.lower())) >= MAX_FAILURES
+    def retry_after(self, username: str, address: str) -> float:
+        """Seconds to wait before this login may be tried; 0 when it may be tried now."""
+        wait = 0.0
+        for key in self._keys(username, address):
+            failures = self._recent(key)
+            extra = len(failures) - self.FREE_FAILURES[key[0]]
+            if extra >= 0:
+                delay = min(self.FIRST_DELAY * 2 ** extra, self.MAX_DELAY)
+                wait = max(wait, failures[-1] + delay - self.clock())
+        return max(wait, 0.0)
 
-    def failed(self, username: str) -> None:
-        self._recent(username.lower()).append(time.monotonic())
+    def failed(self, username: str, address: str) -> None:
+        now = self.clock()
+        for key in self._keys(username, address):
+            self._failures[key].append(now)
 
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(username.lower(), None)
+    def succeeded(self, username: str, address: str) -> None:
+        self._failures.pop(self._keys(username, address)[0], None)
+
+
+THROTTLE = web.AppKey("console_throttle", LoginThrottle)
 
 
 def wants_json(request: web.Request) -> bool:
@@ -82,7 +118,7 @@ def make_auth_middleware(get_service: Callable, minutes: int):
             return await handler(request)
         service = get_service(request.app)
         token = request.cookies.get(COOKIE, "")
-        found = service.session(token, minutes) if token and service is not None else None
+        found = await service.session(token, minutes) if token and service is not None else None
         if found is None:
             return unauthorised(request)
         helper, csrf = found

@@ -1,27 +1,25 @@
 """Console pages (server-rendered) and the small JSON API their scripts use."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
-import yaml
 from aiohttp import web
 
 from bot.handoff.runtime import HandoffRuntime, console_message, iso, note_frame, ticket_frame
-from bot.handoff.service import HandoffError, TicketInfo, mask_sender
+from bot.handoff.records import HandoffError, TicketInfo, mask_sender
+from bot.texts import DomainTexts
+from bot.texts.catalog import Fragments
 from bot.web import keys
 
-from .auth import (LOGIN_COOKIE, TOKEN, check_csrf, clear_session_cookie, current_helper, new_login_token,
+from .auth import (LOGIN_COOKIE, THROTTLE, TOKEN, check_csrf, clear_session_cookie, current_helper, new_login_token,
                    set_session_cookie)
 
 logger = logging.getLogger(__name__)
 
 MAX_FORM_TEXT = 2000
-_domain_lock = threading.Lock()
 
 
 def _runtime(request: web.Request) -> HandoffRuntime:
@@ -39,15 +37,15 @@ def localtime_filter(value: Optional[datetime], tz=None, fmt: str = "%H:%M") -> 
 
 
 def _render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    from .app import JINJA
-
     helper = request.get("console_helper")
     runtime = request.app.get(keys.HANDOFF)
     base = {"helper": helper, "csrf_token": request.get("console_csrf", ""), "path": request.path,
             "tz": runtime.config.tz if runtime else None,
+            "hall_timezone": request.app[keys.SETTINGS].hall_timezone,
+            "resolution_label": runtime.config.resolution_label if runtime else str,
             "queues": runtime.config.queues if runtime else ()}
     base.update(context)
-    html = request.app[JINJA].get_template(template).render(**base)
+    html = request.app[keys.JINJA].get_template(template).render(**base)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     # With "no-referrer" (the site default) browsers send "Origin: null" on form posts; the console checks
     # the Origin of every POST, so its pages let the browser name our own origin (never to other sites).
@@ -62,7 +60,7 @@ def _is_json(request: web.Request) -> bool:
 async def _json_body(request: web.Request) -> Dict[str, Any]:
     try:
         data = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(text="invalid json")
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="invalid json")
@@ -94,7 +92,7 @@ def _failed(request: web.Request, error: HandoffError, back: str) -> web.StreamR
 async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     runtime = request.app.get(keys.HANDOFF)
     token = request.cookies.get("sqfd_console", "")
-    if not error and runtime is not None and token and runtime.service.session(
+    if not error and runtime is not None and token and await runtime.db.session(
             token, request.app[keys.SETTINGS].console_session_minutes):
         raise web.HTTPFound("/console")
     login_token = new_login_token()
@@ -105,8 +103,6 @@ async def login_page(request: web.Request, error: str = "", status: int = 200) -
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    from .app import THROTTLE
-
     runtime = _runtime(request)
     form = await request.post()
     username, password = str(form.get("username") or "")[:64], str(form.get("password") or "")[:256]
@@ -114,18 +110,20 @@ async def login(request: web.Request) -> web.StreamResponse:
     request["console_csrf"] = cookie_token
     if not check_csrf(request, str(form.get("login_token") or "")):
         return await login_page(request, error="expired", status=403)
-    throttle = request.app[THROTTLE]
-    if throttle.blocked(username):
-        return await login_page(request, error="throttled", status=429)
-    loop = asyncio.get_running_loop()
-    helper = await loop.run_in_executor(None, runtime.service.authenticate, username, password)
+    throttle, address = request.app[THROTTLE], request.remote or ""
+    wait = throttle.retry_after(username, address)
+    if wait > 0:
+        response = await login_page(request, error="throttled", status=429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    helper = await runtime.db.authenticate(username, password)
     if helper is None:
-        throttle.failed(username)
+        throttle.failed(username, address)
         logger.info("console login failed")
         return await login_page(request, error="wrong", status=401)
-    throttle.succeeded(username)
+    throttle.succeeded(username, address)
     settings = request.app[keys.SETTINGS]
-    token, _ = runtime.service.create_session(helper.id, settings.console_session_minutes)
+    token, _ = await runtime.db.create_session(helper.id, settings.console_session_minutes)
     logger.info("console login: helper %s", helper.id)
     response = web.HTTPSeeOther("/console")
     set_session_cookie(response, token, settings.console_secure_cookie)
@@ -135,10 +133,10 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     runtime = _runtime(request)
-    runtime.service.end_session(request[TOKEN])
+    await runtime.db.end_session(request[TOKEN])
     helper = current_helper(request)
     if not runtime.console_hub.helper_connected(helper.id):
-        runtime.service.set_on_duty(helper.id, None)
+        await runtime.db.set_on_duty(helper.id, None)
     response = web.HTTPSeeOther("/console/login")
     clear_session_cookie(response)
     raise response
@@ -147,15 +145,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
 # -- queue view --------------------------------------------------------------------------------------
 
 
-def _lists_json(runtime: HandoffRuntime, helper) -> dict:
-    lists = runtime.service.lists(helper)
+async def _lists_json(runtime: HandoffRuntime, helper) -> dict:
+    lists = await runtime.db.lists(helper)
     return {name: [ticket_frame(t) for t in tickets] for name, tickets in lists.items()}
 
 
 async def queue_page(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     helper = current_helper(request)
-    lists = runtime.service.lists(helper)
+    lists = await runtime.db.lists(helper)
     return _render(request, "queue.html", lists=lists, mask=mask_sender,
                    now=datetime.now(timezone.utc).replace(tzinfo=None))
 
@@ -163,13 +161,13 @@ async def queue_page(request: web.Request) -> web.Response:
 async def lists_partial(request: web.Request) -> web.Response:
     """The four lists as server-rendered (autoescaped) HTML, for the queue page's live refresh."""
     runtime = _runtime(request)
-    lists = runtime.service.lists(current_helper(request))
+    lists = await runtime.db.lists(current_helper(request))
     return _render(request, "_lists.html", lists=lists, now=datetime.now(timezone.utc).replace(tzinfo=None))
 
 
 async def api_lists(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    data = _lists_json(runtime, current_helper(request))
+    data = await _lists_json(runtime, current_helper(request))
     data["server_time"] = iso(runtime.service.clock())
     return web.json_response(data)
 
@@ -177,9 +175,9 @@ async def api_lists(request: web.Request) -> web.Response:
 # -- one ticket --------------------------------------------------------------------------------------
 
 
-def _visible_ticket(request: web.Request) -> TicketInfo:
+async def _visible_ticket(request: web.Request) -> TicketInfo:
     runtime = _runtime(request)
-    info = runtime.service.ticket(_ticket_id(request), current_helper(request))
+    info = await runtime.db.ticket(_ticket_id(request), current_helper(request))
     if info is None:
         raise web.HTTPNotFound(text="no such ticket")
     return info
@@ -187,13 +185,15 @@ def _visible_ticket(request: web.Request) -> TicketInfo:
 
 async def ticket_page(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    info = _visible_ticket(request)
+    info = await _visible_ticket(request)
     helper = current_helper(request)
-    service = runtime.service
-    helpers = [h for h in service.helpers() if h.active and h.id != info.helper_id]
+    db = runtime.db
+    helpers = [h for h in await db.helpers() if h.active and h.id != info.helper_id]
     return _render(request, "ticket.html", t=info, person=mask_sender(info.sender),
-                   transcript=service.transcript(info.id), messages=service.messages(info.id),
-                   notes=service.notes(info.id), helpers=helpers, resolutions=runtime.config.resolutions,
+                   situation_labels=await request.app[keys.SQL].run(situation_labels, request.app[keys.CATALOG].get,
+                                                                     info),
+                   transcript=await db.transcript(info.id), messages=await db.messages(info.id),
+                   notes=await db.notes(info.id), helpers=helpers, resolutions=runtime.config.resolutions,
                    mine=info.status == "active" and info.helper_id == helper.id,
                    can_manage=(info.status in ("waiting", "collecting")
                                or (info.status == "active" and (helper.supervisor or info.helper_id == helper.id))),
@@ -202,60 +202,53 @@ async def ticket_page(request: web.Request) -> web.Response:
 
 async def api_ticket(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    info = _visible_ticket(request)
+    info = await _visible_ticket(request)
     try:
         after = max(0, int(request.query.get("after", "0")))
     except ValueError:
         after = 0
     return web.json_response({
         "ticket": ticket_frame(info),
-        "messages": [console_message(msg) for msg in runtime.service.messages(info.id, after)],
-        "notes": [note_frame(n) for n in runtime.service.notes(info.id)],
+        "messages": [console_message(msg) for msg in await runtime.db.messages(info.id, after)],
+        "notes": [note_frame(n) for n in await runtime.db.notes(info.id)],
     })
 
 
-def _domain(app: web.Application) -> dict:
-    from .app import CACHE
+def situation_labels(open_catalog, info: TicketInfo) -> list:
+    """The person's situation as the catalog words it ("委托他人代办"), never as codes ("agent：agent")."""
+    if not info.situation:
+        return []
+    try:
+        from knowledge.situations import situation_summary
 
-    cache = app[CACHE]
-    with _domain_lock:
-        if "domain" not in cache:
-            path = app[keys.SETTINGS].domain_path
-            cache["domain"] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cache["domain"]
-
-
-def _catalog(app: web.Application):
-    from .app import CACHE
-
-    cache = app[CACHE]
-    if "catalog" not in cache:
-        from knowledge import Catalog, make_engine
-
-        cache["catalog"] = Catalog(make_engine(app[keys.SETTINGS].database_url), cache=True)
-    return cache["catalog"]
+        matter = open_catalog().matter(info.matter_code) if info.matter_code else None  # blocking: SQL thread
+        if matter is not None:
+            known = {s.code for s in matter.situations}
+            return situation_summary(matter, {k: v for k, v in info.situation.items() if k in known})
+    except Exception:
+        logger.exception("situation labels for ticket %s", info.id)
+    return []
 
 
-def materials_text(domain: dict, catalog, info: TicketInfo) -> Optional[str]:
+def materials_text(texts: DomainTexts, open_catalog, info: TicketInfo) -> Optional[str]:
     """The bot's own one-time list of materials for the ticket's matter (and situation, where known)."""
-    from actions.render import Fragments
-
+    catalog = open_catalog()  # blocking: called on the SQL thread
     matter = catalog.matter(info.matter_code) if info.matter_code else None
     if matter is None:
         return None
-    fragments = Fragments(domain)
+    fragments = Fragments(texts)
     known = {s.code for s in matter.situations}
     answers = {k: v for k, v in (info.situation or {}).items() if k in known}
     lines = fragments.material_lines(matter, answers)
-    template = domain["responses"]["utter_materials"][0]["text"]
-    return template.format(matter_name=matter.name, count=len(lines), materials="\n".join(lines),
-                           place=fragments.place(matter.place))
+    return texts.template("utter_materials").format(matter_name=matter.name, count=len(lines),
+                                                    materials="\n".join(lines), place=fragments.place(matter.place))
 
 
 async def api_materials(request: web.Request) -> web.Response:
-    info = _visible_ticket(request)
+    info = await _visible_ticket(request)
     try:
-        text = materials_text(_domain(request.app), _catalog(request.app), info)
+        text = await request.app[keys.SQL].run(materials_text, request.app[keys.TEXTS], request.app[keys.CATALOG].get,
+                                               info)
     except Exception:
         logger.exception("materials for ticket %s", info.id)
         text = None
@@ -364,13 +357,13 @@ def _stats_json(row) -> dict:
 
 async def dashboard_page(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    rows = runtime.service.dashboard(current_helper(request))
+    rows = await runtime.db.dashboard(current_helper(request))
     return _render(request, "dashboard.html", rows=rows[:-1], total=rows[-1])
 
 
 async def api_dashboard(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    return web.json_response({"queues": [_stats_json(r) for r in runtime.service.dashboard(current_helper(request))]})
+    return web.json_response({"queues": [_stats_json(r) for r in await runtime.db.dashboard(current_helper(request))]})
 
 
 def dumps(value) -> str:

@@ -34,7 +34,7 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=16 * 1024)
     await ws.prepare(request)
     runtime.console_hub.add(ws, helper)
-    runtime.service.set_on_duty(helper.id, grace)
+    await runtime.db.set_on_duty(helper.id, grace)
     last_check = time.monotonic()
     try:
         await ws.send_str(json.dumps({"type": "hello", "helper": {"id": helper.id, "name": helper.display_name}},
@@ -43,13 +43,13 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
             kind = data.get("type")
             if kind == "ping" or time.monotonic() - last_check > SESSION_RECHECK:
                 last_check = time.monotonic()
-                found = runtime.service.session(request[TOKEN], settings.console_session_minutes)
+                found = await runtime.db.session(request[TOKEN], settings.console_session_minutes)
                 if found is None:
                     await ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
                     break
                 helper = found[0]
                 runtime.console_hub.update_helper(helper)  # queues may have changed
-                runtime.service.set_on_duty(helper.id, grace)
+                await runtime.db.set_on_duty(helper.id, grace)
                 if kind == "ping":
                     await ws.send_str('{"type":"pong"}')
             if kind == "typing":
@@ -68,7 +68,7 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
         runtime.console_hub.remove(ws)
         if not runtime.stopping and not runtime.console_hub.helper_connected(helper.id):
             try:
-                runtime.service.set_on_duty(helper.id, None)
+                await runtime.db.set_on_duty(helper.id, None)
             except Exception:
                 logger.exception("could not mark helper %s off duty", helper.id)
     return ws

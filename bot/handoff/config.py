@@ -158,19 +158,24 @@ class HandoffConfig:
         return self.hours_for(queue_code).is_open(self.local(utc_naive))
 
     def resolution_label(self, code: Optional[str]) -> str:
+        """What helpers read for a closed ticket's resolution code (已解答, not answered)."""
         return next((r.label for r in self.resolutions if r.code == code), code or "")
 
     # -- loading -------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: Path) -> "HandoffConfig":
+    def load(cls, path: Path, timezone_name: Optional[str] = None) -> "HandoffConfig":
+        """The file at `path`; `timezone_name` (the hall's clock, Settings.hall_timezone) wins over its own."""
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise HandoffConfigError(f"cannot read the handoff configuration {path}: {exc}") from None
         except yaml.YAMLError as exc:
             raise HandoffConfigError(f"{path} is not valid YAML: {exc}") from None
-        return cls.from_dict(data or {}, str(path))
+        data = data or {}
+        if timezone_name and isinstance(data, dict):
+            data = {**data, "timezone": timezone_name}
+        return cls.from_dict(data, str(path))
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "handoff configuration") -> "HandoffConfig":

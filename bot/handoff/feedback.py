@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import models as m
-from .cleaning import clean_text
+from bot.limits import clean_text
 
 REFERENCE_PREFIX = "BBCS"
 KINDS = (m.BOT_KIND, m.HUMAN_KIND)

@@ -124,7 +124,7 @@ async def json_objects(ws):
             continue
         try:
             data = json.loads(msg.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(data, dict):
             yield data

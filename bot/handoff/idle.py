@@ -12,12 +12,11 @@ import asyncio
 import logging
 from typing import Dict, Optional, Set, Tuple
 
+from bot.clients.rasa import RasaClient, RasaUnavailable, normalise_messages
 from bot.privacy import mask_personal_data
-from bot.web.rasa_client import RasaUnavailable, normalise_messages
 
 from .hub import PersonHub
-from .rasa_api import RasaApiError, RasaBridge
-from .service import HandoffService
+from .sql import AsyncSQL
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +26,15 @@ _NOT_A_QUESTION = ("/greet", "/session_start", "/restart")
 
 
 class IdleWatcher:
-    def __init__(self, service: HandoffService, bridge: Optional[RasaBridge], hub: PersonHub, seconds: float):
-        self.service, self.bridge, self.hub = service, bridge, hub
+    def __init__(self, db: AsyncSQL, rasa: Optional[RasaClient], hub: PersonHub, seconds: float):
+        self.db, self.rasa, self.hub = db, rasa, hub
         self.seconds = seconds
         self._timers: Dict[Tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: Set[asyncio.Task] = set()
 
     @property
     def enabled(self) -> bool:
-        return self.seconds > 0 and self.bridge is not None
+        return self.seconds > 0 and self.rasa is not None
 
     def touch(self, sender: str) -> None:
         """The person wrote: they are not idle."""
@@ -60,19 +59,19 @@ class IdleWatcher:
     async def _fire(self, key: Tuple[str, str]) -> None:
         channel, sender = key
         try:
-            if not self.hub.connected(key) or self.service.open_ticket(channel, sender) is not None:
+            if not self.hub.connected(key) or await self.db.open_ticket(channel, sender) is not None:
                 return
-            state = await self.bridge.state(sender)
+            state = await self.rasa.state(sender)
             slots = state.get("slots") or {}
             if state.get("paused") or (state.get("active_loop") or {}).get("name") or slots.get("rating_asked"):
                 return
             if key in self._timers:  # the person wrote meanwhile
                 return
-            messages = normalise_messages(await self.bridge.trigger(sender, IDLE_INTENT))
+            messages = normalise_messages(await self.rasa.trigger(sender, IDLE_INTENT))
             if messages:
                 await self.hub.send(key, {"type": "bot", "messages": messages})
                 logger.info("idle rating question sent to %s", mask_personal_data(sender))
-        except (RasaApiError, RasaUnavailable) as exc:
+        except RasaUnavailable as exc:
             logger.warning("idle check for %s failed: %s", mask_personal_data(sender), exc)
         except asyncio.CancelledError:
             raise

@@ -11,19 +11,17 @@ bot.run, or configured in handoff.yml).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Dict, Optional, Protocol
+from typing import Awaitable, Callable, Dict, Optional, Protocol
 
-import aiohttp
-
+from bot.clients.handoff import HandoffClient, HandoffUnavailable
 from bot.privacy import mask_personal_data
 
 from .hub import PersonHub
-from .service import MessageInfo
+from .records import MessageInfo
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import HandoffRuntime
+# (channel, sender, text) -> None when the bot should answer, else what to reply at once.
+IncomingHandler = Callable[[str, str, str], Awaitable[Optional[dict]]]
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +70,17 @@ class WebChannelSender:
 class HttpChannelSender:
     """A channel served by another process: each message is POSTed to its deliver_url (with the secret)."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, secret: str):
-        self.session, self.url, self.secret = session, url, secret
+    def __init__(self, client: HandoffClient, url: str):
+        self.client, self.url = client, url
 
     async def _post(self, body: dict) -> None:
         try:
-            async with self.session.post(self.url, json=body, headers={"X-Handoff-Secret": self.secret},
-                                         timeout=aiohttp.ClientTimeout(total=10)) as resp:
-                if resp.status >= 300:
-                    logger.error("channel delivery to %s answered %s", self.url, resp.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            logger.error("channel delivery to %s failed: %s", self.url, type(exc).__name__)
+            await self.client.deliver(self.url, body)
+        except HandoffUnavailable as exc:
+            if exc.status is not None:
+                logger.error("channel delivery to %s answered %s", self.url, exc.status)
+            else:
+                logger.error("channel delivery to %s failed: %s", self.url, str(exc).split(":")[0])
 
     async def deliver(self, sender: str, message: MessageInfo) -> None:
         await self._post({"sender": sender, "kind": "message", **message_frame(message)})
@@ -96,8 +94,8 @@ class HttpChannelSender:
 
 
 class HandoffRouter:
-    def __init__(self, runtime: "HandoffRuntime"):
-        self.runtime = runtime
+    def __init__(self, on_incoming: IncomingHandler):
+        self._on_incoming = on_incoming
         self._senders: Dict[str, ChannelSender] = {}
 
     def register(self, channel: str, sender: ChannelSender) -> None:
@@ -108,7 +106,7 @@ class HandoffRouter:
 
     async def incoming(self, channel: str, sender: str, text: str) -> Optional[dict]:
         """None when the bot should answer; otherwise what to reply at once: {"messages": [...], "state": ...}."""
-        return await self.runtime.person_message(channel, sender, text)
+        return await self._on_incoming(channel, sender, text)
 
     async def outgoing(self, channel: str, sender: str, message: MessageInfo) -> None:
         target = self._senders.get(channel)

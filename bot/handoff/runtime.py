@@ -8,19 +8,31 @@ import asyncio
 import logging
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from bot.clients.handoff import HandoffClient
+from bot.clients.rasa import RasaClient, RasaUnavailable, normalise_messages
 from bot.privacy import mask_personal_data
-from bot.web.rasa_client import RasaUnavailable, normalise_messages
+from bot.texts import DomainTexts
 
 from . import models as m
 from .hub import ConsoleHub, PersonHub
-from .rasa_api import RasaApiError, RasaBridge
 from .router import HandoffRouter, HttpChannelSender, WebChannelSender, message_frame
-from .service import (ClaimResult, HandoffError, HandoffService, HelperInfo, MessageInfo, NoteInfo, TicketInfo,
-                      clean_text, mask_sender)
-from .texts import HandoffTexts
+from bot.limits import clean_text
+from .records import ClaimResult, HandoffError, HelperInfo, MessageInfo, NoteInfo, TicketInfo, mask_sender
+from .service import HandoffService
+from .sql import SqlThread
 
 logger = logging.getLogger(__name__)
 
+# Responses the web server renders itself (the bot is paused while they are needed).
+HANDOFF_TEXTS = (
+    "utter_handoff_position",
+    "utter_handoff_claimed",
+    "utter_handoff_serving",
+    "utter_handoff_transferred_queue",
+    "utter_handoff_transferred_helper",
+    "utter_handoff_returned",
+    "utter_handoff_closed_notice",
+)
 RESUME_RETRY_SECONDS = 2.0
 RESTART_PAYLOADS = ("/restart", "/session_start")
 
@@ -52,22 +64,25 @@ def note_frame(note: NoteInfo) -> dict:
 
 
 class HandoffRuntime:
-    def __init__(self, service: HandoffService, texts: HandoffTexts, bridge: Optional[RasaBridge],
-                 http_session=None, secret: str = "", channel_urls: Optional[Dict[str, str]] = None):
+    def __init__(self, service: HandoffService, texts: DomainTexts, rasa: Optional[RasaClient],
+                 handoff_client: Optional[HandoffClient] = None, channel_urls: Optional[Dict[str, str]] = None,
+                 sql: Optional[SqlThread] = None):
         self.service = service
+        # Every SQL call of this process goes through the one SQL thread (bot/handoff/sql.py).
+        self.db = (sql or SqlThread()).wrap(service)
         self.config = service.config
         self.texts = texts
-        self.bridge = bridge
+        self.rasa = rasa
         self.person_hub = PersonHub()
         self.console_hub = ConsoleHub()
-        self.router = HandoffRouter(self)
+        self.router = HandoffRouter(self.person_message)
         self.router.register("web", WebChannelSender(self.person_hub))
         # Channels in other processes: derived by bot.run (e.g. WeChat in Rasa), overridden by handoff.yml.
         urls = dict(channel_urls or {})
         urls.update({name: options.get("deliver_url") for name, options in self.config.channels.items()})
         for name, url in urls.items():
-            if url and http_session is not None:
-                self.router.register(name, HttpChannelSender(http_session, str(url), secret))
+            if url and handoff_client is not None:
+                self.router.register(name, HttpChannelSender(handoff_client, str(url)))
         self._pushed_positions: Dict[int, Tuple[int, int]] = {}
         self._resuming: set = set()
         self._task: Optional[asyncio.Task] = None
@@ -97,7 +112,7 @@ class HandoffRuntime:
         while True:
             await asyncio.sleep(RESUME_RETRY_SECONDS)
             try:
-                for ticket in self.service.pending_resumes():
+                for ticket in await self.db.pending_resumes():
                     await self.resume_bot(ticket, quiet=True)
             except asyncio.CancelledError:
                 raise
@@ -118,8 +133,8 @@ class HandoffRuntime:
                 "text": self.texts.render("utter_handoff_serving", helper_name=info.helper_name or "",
                                           staff_no=info.helper_staff_no or "")}
 
-    def state_for(self, channel: str, sender: str) -> Optional[dict]:
-        return self.person_state(self.service.routed_ticket(channel, sender))
+    async def state_for(self, channel: str, sender: str) -> Optional[dict]:
+        return self.person_state(await self.db.routed_ticket(channel, sender))
 
     async def _push_state(self, info: TicketInfo) -> None:
         await self.router.state(info.channel, info.sender, self.person_state(info))
@@ -128,7 +143,7 @@ class HandoffRuntime:
         text = self.texts.render(response, **values)
         if not text:
             return None
-        message = self.service.add_notice(info.id, text)
+        message = await self.db.add_notice(info.id, text)
         await self.router.outgoing(info.channel, info.sender, message)
         await self.console_hub.publish({"type": "message", "ticket_id": info.id, "message": console_message(message)},
                                        info.queue_code, info.helper_id)
@@ -137,7 +152,7 @@ class HandoffRuntime:
     async def push_positions(self, queue_codes: Iterable[Optional[str]]) -> None:
         """Tell every live waiting person whose position or estimate changed."""
         for code in {c for c in queue_codes if c}:
-            for info in self.service.waiting_positions(code):
+            for info in await self.db.waiting_positions(code):
                 now = (info.position, info.minutes)
                 if self._pushed_positions.get(info.id) != now:
                     self._pushed_positions[info.id] = now
@@ -154,7 +169,7 @@ class HandoffRuntime:
                       callback_phone: Optional[str] = None) -> TicketInfo:
         if not self.router.supports(channel):
             raise HandoffError("unsupported_channel")
-        info = self.service.request(channel, sender, reason, matter, situation, summary, transcript, problem,
+        info = await self.db.request(channel, sender, reason, matter, situation, summary, transcript, problem,
                                     callback_phone=callback_phone)
         logger.info("handoff ticket=%s person=%s reason=%s queue=%s status=%s", info.id, mask_sender(sender),
                     info.reason, info.queue_code, info.status)
@@ -167,7 +182,7 @@ class HandoffRuntime:
         return info
 
     async def leave_message(self, ticket_id: int, message: str, phone: str) -> TicketInfo:
-        info = self.service.leave_message(ticket_id, message, phone)
+        info = await self.db.leave_message(ticket_id, message, phone)
         logger.info("handoff ticket=%s message left, callback %s", info.id, mask_personal_data(phone))
         await self._publish_ticket(info, new=True)
         return info
@@ -178,9 +193,9 @@ class HandoffRuntime:
     # -- from the person (channel layer) ---------------------------------------------------------
 
     async def person_message(self, channel: str, sender: str, text: str) -> Optional[dict]:
-        info = self.service.routed_ticket(channel, sender)
+        info = await self.db.routed_ticket(channel, sender)
         if info is None:
-            pending = self.service.pending_resume_for(channel, sender)
+            pending = await self.db.pending_resume_for(channel, sender)
             if pending is not None:
                 await self.resume_bot(pending)
             return None
@@ -188,7 +203,7 @@ class HandoffRuntime:
         if stripped.startswith("/"):
             command = stripped.split("{", 1)[0].strip()
             if command in RESTART_PAYLOADS:
-                cancelled = self.service.cancel_by_person(channel, sender)
+                cancelled = await self.db.cancel_by_person(channel, sender)
                 if cancelled is not None:
                     logger.info("handoff ticket=%s cancelled by the person", cancelled.id)
                     await self._publish_ticket(cancelled, also=[cancelled.helper_id] if cancelled.helper_id else ())
@@ -199,13 +214,13 @@ class HandoffRuntime:
             state = self.person_state(info)
             return {"messages": [{"text": state["text"], "buttons": [], "image": None}] if state else [],
                     "state": state}
-        message = self.service.add_person_message(info.id, text)
+        message = await self.db.add_person_message(info.id, text)
         await self.console_hub.publish({"type": "message", "ticket_id": info.id, "message": console_message(message)},
                                        info.queue_code, info.helper_id)
         return {"messages": [], "state": self.person_state(info)}
 
     async def person_typing(self, channel: str, sender: str) -> None:
-        info = self.service.routed_ticket(channel, sender)
+        info = await self.db.routed_ticket(channel, sender)
         if info is not None and info.status == m.ACTIVE:
             await self.console_hub.publish({"type": "typing", "ticket_id": info.id, "who": "person"},
                                            info.queue_code, info.helper_id)
@@ -213,19 +228,19 @@ class HandoffRuntime:
     # -- from a helper (console) -----------------------------------------------------------------
 
     async def helper_message(self, helper: HelperInfo, ticket_id: int, text: str) -> MessageInfo:
-        message, info = self.service.add_helper_message(ticket_id, helper, text)
+        message, info = await self.db.add_helper_message(ticket_id, helper, text)
         await self.router.outgoing(info.channel, info.sender, message)
         await self.console_hub.publish({"type": "message", "ticket_id": info.id, "message": console_message(message)},
                                        info.queue_code, info.helper_id)
         return message
 
     async def helper_typing(self, helper: HelperInfo, ticket_id: int) -> None:
-        info = self.service.ticket(ticket_id, helper)
+        info = await self.db.ticket(ticket_id, helper)
         if info is not None and info.status == m.ACTIVE and info.helper_id == helper.id:
             await self.router.typing(info.channel, info.sender)
 
     async def claim(self, helper: HelperInfo, ticket_id: int) -> ClaimResult:
-        result = self.service.claim(ticket_id, helper)
+        result = await self.db.claim(ticket_id, helper)
         if not result.won:
             return result
         info = result.ticket
@@ -233,21 +248,21 @@ class HandoffRuntime:
         self._pushed_positions.pop(info.id, None)
         await self._notice(info, "utter_handoff_claimed", helper_name=helper.display_name, staff_no=helper.staff_no)
         await self._push_state(info)
-        if info.mode == m.CALLBACK and self.bridge is not None:
+        if info.mode == m.CALLBACK and self.rasa is not None:
             # The person left a message earlier and kept talking to the bot: from now on the helper answers.
             try:
-                await self.bridge.pause(info.sender)
-            except RasaApiError as exc:
+                await self.rasa.pause(info.sender)
+            except RasaUnavailable as exc:
                 logger.warning("could not pause Rasa for ticket %s: %s", info.id, exc)
         await self._publish_ticket(info)
         await self.push_positions([info.queue_code])
         return result
 
     async def transfer_to_queue(self, helper: HelperInfo, ticket_id: int, queue_code: str) -> TicketInfo:
-        before = self.service.ticket(ticket_id, helper)
+        before = await self.db.ticket(ticket_id, helper)
         if before is None:
             raise HandoffError("not_found")
-        info = self.service.transfer_to_queue(ticket_id, helper, queue_code)
+        info = await self.db.transfer_to_queue(ticket_id, helper, queue_code)
         self._pushed_positions.pop(info.id, None)
         if info.mode == m.LIVE:
             await self._notice(info, "utter_handoff_transferred_queue", queue_name=info.queue_name,
@@ -259,28 +274,28 @@ class HandoffRuntime:
         return info
 
     async def transfer_to_helper(self, helper: HelperInfo, ticket_id: int, target_id: int) -> TicketInfo:
-        before = self.service.ticket(ticket_id, helper)
+        before = await self.db.ticket(ticket_id, helper)
         if before is None:
             raise HandoffError("not_found")
-        info = self.service.transfer_to_helper(ticket_id, helper, target_id)
+        info = await self.db.transfer_to_helper(ticket_id, helper, target_id)
         self._pushed_positions.pop(info.id, None)
         await self._notice(info, "utter_handoff_transferred_helper", helper_name=info.helper_name or "",
                            staff_no=info.helper_staff_no or "")
         await self._push_state(info)
-        if before.mode == m.CALLBACK and before.status == m.WAITING and self.bridge is not None:
+        if before.mode == m.CALLBACK and before.status == m.WAITING and self.rasa is not None:
             try:
-                await self.bridge.pause(info.sender)
-            except RasaApiError as exc:
+                await self.rasa.pause(info.sender)
+            except RasaUnavailable as exc:
                 logger.warning("could not pause Rasa for ticket %s: %s", info.id, exc)
         await self._publish_ticket(info, new=True, also=[i for i in (before.helper_id, helper.id, target_id) if i])
         await self.push_positions([before.queue_code])
         return info
 
     async def close(self, helper: HelperInfo, ticket_id: int, resolution: str, handback: bool) -> TicketInfo:
-        before = self.service.ticket(ticket_id, helper)
+        before = await self.db.ticket(ticket_id, helper)
         if before is None:
             raise HandoffError("not_found")
-        info = self.service.close(ticket_id, helper, resolution, handback)
+        info = await self.db.close(ticket_id, helper, resolution, handback)
         logger.info("handoff ticket=%s %s by helper %s (%s)", info.id, "handed back" if handback else "closed",
                     helper.id, resolution)
         self._pushed_positions.pop(info.id, None)
@@ -292,8 +307,8 @@ class HandoffRuntime:
         return info
 
     async def add_note(self, helper: HelperInfo, ticket_id: int, text: str) -> NoteInfo:
-        note = self.service.add_note(ticket_id, helper, text)
-        info = self.service.ticket(ticket_id)
+        note = await self.db.add_note(ticket_id, helper, text)
+        info = await self.db.ticket(ticket_id)
         await self.console_hub.publish({"type": "note", "ticket_id": ticket_id, "note": note_frame(note)},
                                        info.queue_code, info.helper_id)
         return note
@@ -306,22 +321,22 @@ class HandoffRuntime:
             return False
         self._resuming.add(info.id)
         try:
-            if self.bridge is None:
-                raise RasaApiError("no Rasa configured")
-            raw = await self.bridge.resume(info.sender, info.resume_intent)
-        except RasaApiError as exc:
+            if self.rasa is None:
+                raise RasaUnavailable("no Rasa configured")
+            raw = await self.rasa.resume(info.sender, info.resume_intent)
+        except RasaUnavailable as exc:
             log = logger.debug if quiet else logger.warning
             log("could not resume Rasa for ticket %s (will retry): %s", info.id, exc)
             if info.resume_intent and not quiet:
                 # Tell the person now, in the web server's words; the later resume stays silent.
                 response = ("utter_handoff_returned" if info.resume_intent == "EXTERNAL_handoff_returned"
                             else "utter_handoff_closed_notice")
-                self.service.clear_resume_intent(info.id)
+                await self.db.clear_resume_intent(info.id)
                 await self._notice(info, response)
             return False
         finally:
             self._resuming.discard(info.id)
-        if not self.service.mark_resumed(info.id):
+        if not await self.db.mark_resumed(info.id):
             return True
         try:
             messages = normalise_messages(raw)
@@ -336,7 +351,7 @@ class HandoffRuntime:
             text = item.get("text") or ""
             if not text and not item.get("buttons"):
                 continue
-            stored = self.service.add_notice(info.id, text, author=m.BOT,
+            stored = await self.db.add_notice(info.id, text, author=m.BOT,
                                              extra={"buttons": item["buttons"]} if item.get("buttons") else None)
             await self.router.outgoing(info.channel, info.sender, stored)
         logger.info("handoff ticket=%s: bot resumed for the person", info.id)
@@ -344,8 +359,8 @@ class HandoffRuntime:
 
     # -- catch-up for pages ----------------------------------------------------------------------
 
-    def person_frames_after(self, channel: str, sender: str, after_id: int) -> List[dict]:
-        return [message_frame(msg) for msg in self.service.person_messages_after(channel, sender, after_id)]
+    async def person_frames_after(self, channel: str, sender: str, after_id: int) -> List[dict]:
+        return [message_frame(msg) for msg in await self.db.person_messages_after(channel, sender, after_id)]
 
 
 def clean_person_text(text: str) -> str:

@@ -4,8 +4,10 @@ Nothing about matters is learnt at training time: the component reads the catalo
 loads the model, so a matter added to the catalog (and loaded) is recognised after a restart, without
 retraining. For every message it
 
-- ranks matters and bundles with `knowledge.MatterSearch` (words, character and syllable pairs, BM25) and
-  puts the ranking in the message as `matter_candidates` (code, name, kind, score) for the actions;
+- ranks matters and bundles with `knowledge.MatterSearch` (words, character and syllable pairs, BM25, then
+  closeness in meaning) and puts the ranking in the message as `matter_candidates` (code, name, kind, score)
+  for the actions, with the verdict on it as `matter_verdict` (knowledge/verdict.py: fit, ambiguous, none or
+  not_in_catalog — then the matter asked about and the related catalog matters to offer);
 - finds where the best candidate is named, with a spaCy PhraseMatcher (blank `zh`, jieba segmenter) over
   the catalog's names, aliases and keywords, and adds a `matter` entity for that span, valued with the code.
 """
@@ -23,12 +25,14 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.settings import Settings
 from knowledge import Candidate, MatterSearch, open_catalog
 from knowledge.text import normalize
 
 logger = logging.getLogger(__name__)
 
 CANDIDATES = "matter_candidates"
+VERDICT = "matter_verdict"
 ENTITY = "matter"
 
 
@@ -39,10 +43,12 @@ class _CatalogIndex:
         import spacy
         from spacy.matcher import PhraseMatcher
 
-        catalog = open_catalog()
+        settings = Settings.from_env()
+        catalog = open_catalog(settings.database_url, city=settings.catalog_city)
         terms = catalog.terms()
         self.top = top
-        self.search = MatterSearch(terms)  # also teaches jieba the terms
+        # Words (BM25) and closeness in meaning (knowledge/rerank.py); also teaches jieba the terms.
+        self.search = MatterSearch.from_catalog(catalog)
         self.nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         phrases: Dict[str, set] = {}
@@ -80,10 +86,25 @@ class CatalogMatterExtractor(GraphComponent, EntityExtractorMixin):
                execution_context: ExecutionContext) -> "CatalogMatterExtractor":
         return cls(config)
 
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "CatalogMatterExtractor":
+        """Loaded to serve messages (not to train): the index is built in the background right away, so the
+        first message does not wait for the catalog and the sentence encoder (a few seconds)."""
+        component = cls.create(config, model_storage, resource, execution_context)
+        threading.Thread(target=component._warm_up, name="catalog-index", daemon=True).start()
+        return component
+
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._top = int(config.get("top", 3))
         self._index: Optional[_CatalogIndex] = None
         self._lock = threading.Lock()
+
+    def _warm_up(self) -> None:
+        try:
+            self._catalog_index()
+        except Exception:  # the first message will try again and report it
+            logger.exception("could not build the catalog matter index in the background")
 
     def _catalog_index(self) -> _CatalogIndex:
         # Built on first use, not at load: training never needs the catalog.
@@ -98,9 +119,12 @@ class CatalogMatterExtractor(GraphComponent, EntityExtractorMixin):
             if not text.strip() or text.startswith("/"):
                 continue
             index = self._catalog_index()
-            candidates = index.search.search(text, top=self._top)
+            verdict = index.search.judge(text, top=self._top)
+            candidates = list(verdict.candidates)
             message.set(CANDIDATES, [c.as_dict() for c in candidates], add_to_output=True)
-            entity = self._entity(index, text, candidates)
+            message.set(VERDICT, verdict.as_dict(), add_to_output=True)
+            # A matter the catalog lacks is named by no catalog entity: its neighbour must not become "the" matter.
+            entity = self._entity(index, text, candidates) if verdict.kind != "not_in_catalog" else None
             if entity:
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
         return messages

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Optional
 
 import aiohttp
@@ -9,16 +10,16 @@ from aiohttp import web
 
 from bot.settings import Settings
 
-from .domain_texts import load_response_texts, response_text
-from .keys import (HANDOFF, HANDOFF_SITE, MAX_BODY_BYTES, RASA, SESSION, SETTINGS, STATIC_DIR, TEXTS,
-                   unavailable_messages)
-from .rasa_client import RasaClient
+from bot.handoff.sql import SqlThread
+from bot.texts import DomainTexts
+
+from .keys import (CATALOG, HANDOFF, HANDOFF_SITE, JINJA, MAX_BODY_BYTES, RASA, SENDER_SECRET, SESSION, SETTINGS, SQL,
+                   STATIC_DIR, TEXTS, SharedCatalog, make_jinja, unavailable_messages)
+from bot.clients.rasa import CHAT_TIMEOUT, RasaClient, TurnGate
 from .routes import setup_routes
 
 logger = logging.getLogger(__name__)
 
-# Rasa's first turns after loading can take seconds; beyond this the citizen gets the apology.
-RASA_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -70,10 +71,27 @@ async def _json_errors(request: web.Request, handler):
         )
 
 
+@web.middleware
+async def _close_after_413(request: web.Request, handler):
+    """An unread body is still on the connection after a 413: close it, or the next request there hangs."""
+    try:
+        response = await handler(request)
+    except web.HTTPRequestEntityTooLarge as exc:
+        exc.force_close()
+        raise
+    if response.status == 413:
+        response.force_close()
+    return response
+
+
 async def _on_startup(app: web.Application) -> None:
-    session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+    # Enough connections for every admitted turn plus the handoff's calls: nobody waits for the pool.
+    connector = aiohttp.TCPConnector(limit=app[SETTINGS].rasa_in_flight + 32)
+    session = aiohttp.ClientSession(timeout=CHAT_TIMEOUT, connector=connector)
     app[SESSION] = session
-    app[RASA] = RasaClient(session, app[SETTINGS].rasa_url)
+    settings = app[SETTINGS]
+    app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token,
+                           TurnGate(in_flight=settings.rasa_in_flight, waiting=settings.rasa_queue_limit))
     logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
     await _start_handoff(app)
 
@@ -82,24 +100,25 @@ async def _start_handoff(app: web.Application) -> None:
     """The handoff service (SQL), its live pushes and, on 127.0.0.1 only, its internal API."""
     from knowledge import make_engine
 
+    from bot.clients.handoff import HandoffClient
     from bot.handoff.config import HandoffConfig
     from bot.handoff.idle import IdleWatcher
     from bot.handoff.internal_api import create_internal_app
-    from bot.handoff.rasa_api import RasaBridge
     from bot.handoff.runtime import HandoffRuntime
     from bot.handoff.service import HandoffService
-    from bot.handoff.texts import HandoffTexts
 
     settings: Settings = app[SETTINGS]
-    config = HandoffConfig.load(settings.handoff_config)  # a wrong file stops the start, naming the field
+    # A wrong file stops the start, naming the field; the clock is the hall's (HALL_TIMEZONE).
+    config = HandoffConfig.load(settings.handoff_config, settings.hall_timezone)
     engine = make_engine(settings.handoff_db_url)
     service = HandoffService(engine, config)
-    service.setup()
-    runtime = HandoffRuntime(service, HandoffTexts(app[TEXTS]), RasaBridge(app[SESSION], settings.rasa_url),
-                             http_session=app[SESSION], secret=settings.handoff_secret,
-                             channel_urls={"wechat": settings.wechat_deliver_url} if settings.wechat_enabled else None)
+    await app[SQL].run(service.setup)
+    runtime = HandoffRuntime(service, app[TEXTS], app[RASA],
+                             HandoffClient(settings.handoff_url, settings.handoff_secret, session=app[SESSION]),
+                             sql=app[SQL],
+                             channel_urls=channel_urls(settings))
     runtime.start()
-    runtime.idle = IdleWatcher(service, runtime.bridge, runtime.person_hub, settings.rating_idle_minutes * 60)
+    runtime.idle = IdleWatcher(runtime.db, runtime.rasa, runtime.person_hub, settings.rating_idle_minutes * 60)
     app[HANDOFF] = runtime
     if settings.handoff_port:
         runner = web.AppRunner(create_internal_app(runtime, settings.handoff_secret), access_log=None)
@@ -110,6 +129,14 @@ async def _start_handoff(app: web.Application) -> None:
                     "" if settings.handoff_secret else " (no HANDOFF_SECRET: every call is refused)")
     else:
         logger.info("No HANDOFF_PORT: the internal handoff API is off (bot.run sets it)")
+
+
+def channel_urls(settings: Settings) -> dict:
+    """The channels in the Rasa process that a helper's messages are pushed to (socket.io widgets, WeChat)."""
+    urls = {"socketio": settings.socketio_deliver_url}
+    if settings.wechat_enabled:
+        urls["wechat"] = settings.wechat_deliver_url
+    return urls
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -126,19 +153,33 @@ async def _on_cleanup(app: web.Application) -> None:
     if runtime is not None:
         runtime.service.engine.dispose()
     await app[SESSION].close()
+    app[SQL].shutdown()
 
 
 def create_app(settings: Optional[Settings] = None) -> web.Application:
     settings = settings or Settings.from_env()
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_json_errors])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_close_after_413, _json_errors])
     app[SETTINGS] = settings
-    app[TEXTS] = load_response_texts(settings.domain_path)
-    response_text(app[TEXTS], "utter_service_unavailable")  # log once at start-up if missing
+    if not settings.web_secret:
+        logger.warning("No WEB_SECRET: the page's sender ids are valid for this process only (bot.run sets one)")
+    app[SENDER_SECRET] = settings.web_secret or secrets.token_urlsafe(32)
+    app[TEXTS] = DomainTexts.load(settings.domain_path)
+    # Responses the web server renders itself: a missing one is logged once, at start-up.
+    from bot.handoff.runtime import HANDOFF_TEXTS
+
+    app[TEXTS].require(["utter_service_unavailable", "utter_no_reply", "utter_message_cut", "utter_busy",
+                        "utter_busy_wait", *HANDOFF_TEXTS])
+    app[CATALOG] = SharedCatalog(settings)
+    app[JINJA] = make_jinja()
+    app[SQL] = SqlThread()
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     app.on_response_prepare.append(_add_security_headers)
     setup_routes(app, STATIC_DIR)
+    from .views import PAGE, page_html
+
+    app[PAGE] = page_html(app)
     from bot.console.app import setup_console
 
     setup_console(app)

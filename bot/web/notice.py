@@ -1,24 +1,20 @@
 """The printable one-time notice (一次性告知单): GET /notice/{matter_code}?s=…&have=…[&download=1].
 
 The address (knowledge/notice.py) carries only the matter, the situation answers and the positions the person
-already has; the page is rebuilt from the catalog, with the bot's own material lines (actions.render.Fragments)
+already has; the page is rebuilt from the catalog, with the bot's own material lines (bot.texts.catalog.Fragments)
 and labels from the domain's `utter_fragment_notice_*` responses.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
+from datetime import datetime
 from typing import Dict, Optional, Set, Tuple
 
-import jinja2
 from aiohttp import web
 
-from actions.render import Fragments
-from knowledge import Catalog, open_catalog
+from bot.texts.catalog import Fragments
+from knowledge import Catalog
 from knowledge.notice import parse_notice_query, valid_matter_code
 from knowledge.views import MaterialView, MatterView
 
@@ -26,7 +22,6 @@ from . import keys
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 NOTICE_CSS = keys.STATIC_DIR / "notice.css"
 # The page depends on the catalog and the day only; no personal data in it.
 PAGE_CACHE = "public, max-age=300"
@@ -62,30 +57,16 @@ class Notice:
 
 
 class NoticeResources:
-    """What the page needs, built once per app on first use: templates, texts, the catalog."""
+    """What the page needs besides the process's shared texts, catalog and templates: its style sheet and fragments."""
 
     def __init__(self, app: web.Application):
         self._app = app
-        self._lock = threading.Lock()
-        self._catalog: Optional[Catalog] = None
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                                      autoescape=jinja2.select_autoescape(["html"], default=True),
-                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env = app[keys.JINJA]
+        self.fragments = Fragments(app[keys.TEXTS])
         self._css: Optional[str] = None
-        self._fragments: Optional[Fragments] = None
-
-    @property
-    def fragments(self) -> Fragments:
-        if self._fragments is None:
-            texts = self._app[keys.TEXTS]
-            self._fragments = Fragments({"responses": {name: [{"text": text}] for name, text in texts.items()}})
-        return self._fragments
 
     def catalog(self) -> Catalog:
-        with self._lock:
-            if self._catalog is None:
-                self._catalog = open_catalog(self._app[keys.SETTINGS].database_url, cache=True)
-            return self._catalog
+        return self._app[keys.CATALOG].get()
 
     def css(self) -> str:
         if self._css is None:
@@ -179,14 +160,14 @@ async def notice_page(request: web.Request) -> web.Response:
 
     try:
         # SQL and the first catalog load are blocking: keep them off the event loop.
-        notice = await asyncio.get_running_loop().run_in_executor(None, build)
+        notice = await request.app[keys.SQL].run(build)
     except BadNotice:
         logger.info("notice query does not fit %s", code)
         return _error(resources, 400, "notice_bad_request")
     if notice is None:
         return _error(resources, 404, "notice_not_found")
 
-    today = date.today()
+    today = datetime.now(request.app[keys.SETTINGS].hall_tz).date()  # the hall's day, not the server's
     html = resources.env.get_template("notice.html").render(
         n=notice, t=_labels(f), download=download == "1",
         page_title=f("notice_page_title", matter_name=notice.matter.name),

@@ -8,6 +8,7 @@ from .notice import setup_notice
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:
     app.router.add_get("/", views.index)
+    app.router.add_post("/api/session", views.session)
     app.router.add_post("/api/chat", views.chat)
     app.router.add_get("/api/texts", views.texts)
     app.router.add_get("/api/events", views.events)

@@ -9,36 +9,53 @@ import time
 
 from aiohttp import web
 
+from bot.limits import MESSAGE_MAX_CHARS, clean_text, cut_message
 from bot.privacy import mask_personal_data
 
 from bot.handoff.hub import json_objects
-from . import keys
-from .rasa_client import RasaUnavailable
+from . import keys, senders
+from bot.clients.rasa import RasaBusy, RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
+PAGE = web.AppKey("page_html", str)
+
 SENDER_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
-MAX_MESSAGE_CHARS = 1000
-# C0/C1 control characters (but not tab and newline) and lone surrogates break logs and storage.
-_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _bad_request(error: str, status: int = 400) -> web.Response:
     return web.json_response({"error": error}, status=status)
 
 
-async def index(request: web.Request) -> web.StreamResponse:
-    response = web.FileResponse(
-        keys.STATIC_DIR / "index.html",
-        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},
-    )
-    return response
+_PAGE_TEXTS = ("utter_page_title", "utter_page_subtitle", "utter_page_log_label", "utter_page_typing",
+               "utter_page_placeholder", "utter_page_input_label", "utter_page_send", "utter_page_retry",
+               "utter_page_helper_caption")
+
+
+def page_html(app: web.Application) -> str:
+    """The citizen page, its words from the domain (rendered once per process: they change with a restart)."""
+    texts = app[keys.TEXTS]
+    # The caption keeps its {name} and {staff_no}: the page fills them for each helper message.
+    words = {name: texts.template(name) if name in texts else texts.render(name) for name in _PAGE_TEXTS}
+    return app[keys.JINJA].get_template("index.html").render(t=words, max_chars=MESSAGE_MAX_CHARS)
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[PAGE], content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
 
 
 async def texts(request: web.Request) -> web.Response:
     """Domain sentences the page needs when it cannot reach us at all."""
     texts = request.app[keys.TEXTS]
-    return web.json_response({"service_unavailable": texts.get("utter_service_unavailable", "")})
+    return web.json_response({"service_unavailable": texts.render("utter_service_unavailable"),
+                              "busy_wait": texts.render("utter_busy_wait")})
+
+
+async def session(request: web.Request) -> web.Response:
+    """A new sender id for the page, issued by us (random, 128 bits, signed)."""
+    return web.json_response({"sender": senders.issue(request.app[keys.SENDER_SECRET])},
+                             headers={"Cache-Control": "no-store"})
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -50,7 +67,7 @@ async def chat(request: web.Request) -> web.Response:
         return _bad_request("request_too_large", 413)
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return _bad_request("invalid_json")
     if not isinstance(data, dict):
         return _bad_request("invalid_json")
@@ -59,10 +76,12 @@ async def chat(request: web.Request) -> web.Response:
         return _bad_request("invalid_sender")
     if not isinstance(message, str):
         return _bad_request("invalid_message")
-    message = _UNSAFE_CHARS.sub("", message).strip()
+    if not senders.verify(request.app[keys.SENDER_SECRET], sender):
+        return _bad_request("unknown_sender", 403)  # the page asks /api/session for a new id
+    message = clean_text(message, limit=len(message))  # control characters break logs and storage
     if not message:
         return _bad_request("empty_message")
-    message = message[:MAX_MESSAGE_CHARS]
+    message, was_cut = cut_message(message, MESSAGE_MAX_CHARS)
 
     started = time.monotonic()
     handoff = request.app.get(keys.HANDOFF)
@@ -82,6 +101,10 @@ async def chat(request: web.Request) -> web.Response:
             return web.json_response({"messages": handled["messages"], "handoff": handled["state"]})
     try:
         messages = await request.app[keys.RASA].send(sender, message)
+    except RasaBusy as exc:
+        logger.warning("Rasa busy, turn of %s refused: %s", mask_personal_data(sender), exc)
+        return web.json_response({"error": "busy", "messages": keys.domain_messages(request.app[keys.TEXTS],
+                                                                                    "utter_busy")}, status=503)
     except RasaUnavailable as exc:
         logger.error("Rasa unavailable for sender %s: %s", mask_personal_data(sender), mask_personal_data(str(exc)))
         return web.json_response(
@@ -97,14 +120,22 @@ async def chat(request: web.Request) -> web.Response:
         messages = keys.domain_messages(request.app[keys.TEXTS], "utter_no_reply")
     elif idle is not None:
         idle.answered(sender, message)
+    if was_cut:
+        messages = _cut_notice(request.app[keys.TEXTS]) + messages
+    # The message itself never goes to the log (personal data): its length says enough to debug.
     logger.info(
-        "turn sender=%s message=%r replies=%d ms=%d",
+        "turn sender=%s chars=%d replies=%d ms=%d",
         mask_personal_data(sender),
-        mask_personal_data(message),
+        len(message),
         len(messages),
         (time.monotonic() - started) * 1000,
     )
     return web.json_response({"messages": messages})
+
+
+def _cut_notice(texts) -> list:
+    """Tells the person, before the answer, that only the start of their message was read."""
+    return keys.domain_messages(texts, "utter_message_cut", max_chars=MESSAGE_MAX_CHARS)
 
 
 EVENTS_HEARTBEAT = 20.0
@@ -120,6 +151,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     sender = request.query.get("sender", "")
     if not SENDER_RE.fullmatch(sender):
         return _bad_request("invalid_sender")
+    if not senders.verify(request.app[keys.SENDER_SECRET], sender):
+        return _bad_request("unknown_sender", 403)
     try:
         after = max(0, int(request.query.get("after", "0") or 0))
     except ValueError:
@@ -135,9 +168,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     order = handoff.person_hub.add(key, ws)
     try:
         async with order:
-            for frame in handoff.person_frames_after("web", sender, after):
+            for frame in await handoff.person_frames_after("web", sender, after):
                 await ws.send_json(frame, dumps=_dumps)
-            await ws.send_json({"type": "state", "handoff": handoff.state_for("web", sender)}, dumps=_dumps)
+            await ws.send_json({"type": "state", "handoff": await handoff.state_for("web", sender)}, dumps=_dumps)
         last_typing = 0.0
         async for data in json_objects(ws):
             if data.get("type") == "typing":

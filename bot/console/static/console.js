@@ -49,10 +49,19 @@
       });
   }
 
+  // One clock: the hall's time zone (HALL_TIMEZONE), as the server-rendered times, whatever the browser's.
+  var hallZoneMeta = document.querySelector('meta[name="hall-timezone"]');
+  var HALL_TIMEZONE = (hallZoneMeta && hallZoneMeta.content) || "Asia/Shanghai";
+
   function timeOf(iso) {
     if (!iso) return "";
     var d = new Date(iso);
-    return isNaN(d) ? "" : d.toLocaleTimeString("zh-CN", { hour12: false });
+    if (isNaN(d)) return "";
+    try {
+      return d.toLocaleTimeString("zh-CN", { hour12: false, timeZone: HALL_TIMEZONE });
+    } catch (e) {
+      return d.toLocaleTimeString("zh-CN", { hour12: false });
+    }
   }
 
   // -- notification: sound and title --------------------------------------------------------------

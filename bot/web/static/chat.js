@@ -4,9 +4,9 @@
 
   var SENDER_KEY = "sqfd.sender";
   var CURSOR_KEY = "sqfd.events";  // id of the last helper/notice message shown (catch-up after reconnects)
-  var SENDER_RE = /^[A-Za-z0-9_-]{16,40}$/;
-  var ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"; // 64 symbols
-  var REQUEST_TIMEOUT_MS = 45000; // a little above the server's own Rasa timeout
+  var SENDER_RE = /^[A-Za-z0-9_-]{44}$/;
+  var REQUEST_TIMEOUT_MS = 100000; // above the server's queue wait (60 s) plus its Rasa timeout (30 s)
+  var BUSY_NOTICE_MS = 4000; // a turn still waiting after this: say that many people are asking
   // Stop a URL at whitespace, quotes, angle brackets, CJK text and full-width punctuation.
   var URL_RE = /https?:\/\/[^\s<>"'\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+/gi;
   var URL_TRAILING_RE = /[.,;:!?)\]}]+$/;
@@ -21,7 +21,7 @@
   var handoffBanner = document.getElementById("handoff-banner");
   var helperCaption = document.getElementById("helper-caption");
 
-  var texts = { service_unavailable: "" };
+  var texts = { service_unavailable: "", busy_wait: "" };
   var queue = [];
   var busy = false;
   var sender = loadSenderId();
@@ -31,24 +31,38 @@
   var eventsDelay = 500;
   var typingTimer = null;
 
-  function newSenderId() {
-    var bytes = new Uint8Array(24);
-    window.crypto.getRandomValues(bytes);
-    var id = "";
-    for (var i = 0; i < bytes.length; i++) id += ID_ALPHABET[bytes[i] & 63];
-    return id;
-  }
-
+  // The sender id is issued by the server (/api/session: random and signed), kept across visits.
   function loadSenderId() {
     try {
       var stored = window.localStorage.getItem(SENDER_KEY);
-      if (stored && SENDER_RE.test(stored)) return stored;
-      var fresh = newSenderId();
-      window.localStorage.setItem(SENDER_KEY, fresh);
-      return fresh;
+      return stored && SENDER_RE.test(stored) ? stored : null;
     } catch (e) {
-      return newSenderId(); // storage blocked: keep an id for this visit only
+      return null; // storage blocked: an id for this visit only
     }
+  }
+
+  var senderRequest = null;
+  function ensureSender() {
+    if (sender) return Promise.resolve(sender);
+    if (!senderRequest) {
+      senderRequest = fetch("/api/session", { method: "POST", credentials: "same-origin" })
+        .then(function (res) { return res.ok ? res.json() : Promise.reject(new Error("session")); })
+        .then(function (data) {
+          if (!data || typeof data.sender !== "string" || !SENDER_RE.test(data.sender)) throw new Error("session");
+          sender = data.sender;
+          cursor = loadCursor();
+          try { window.localStorage.setItem(SENDER_KEY, sender); } catch (e) { /* visit only */ }
+          return sender;
+        })
+        .then(function (value) { senderRequest = null; return value; },
+              function (err) { senderRequest = null; throw err; });
+    }
+    return senderRequest;
+  }
+
+  function forgetSender() {
+    sender = null;
+    try { window.localStorage.removeItem(SENDER_KEY); } catch (e) { /* visit only */ }
   }
 
   function loadCursor() {
@@ -275,6 +289,10 @@
 
   function connectEvents() {
     if (typeof WebSocket !== "function") return;
+    ensureSender().then(openEvents, function () { setTimeout(connectEvents, 5000); });
+  }
+
+  function openEvents() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var url = scheme + window.location.host + "/api/events?sender=" + encodeURIComponent(sender) + "&after=" + cursor;
     var socket = new WebSocket(url);
@@ -372,13 +390,26 @@
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
     var firstNew = null;
-    return fetch("/api/chat", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: sender, message: item.payload }),
-      signal: controller ? controller.signal : undefined,
-      credentials: "same-origin"
-    })
+    var busyRow = null;
+    var busyTimer = setTimeout(function () {
+      if (texts.busy_wait) busyRow = addBotMessage({ text: texts.busy_wait }, "notice busy-wait");
+    }, BUSY_NOTICE_MS);
+    function post(retried) {
+      return ensureSender().then(function () {
+        return fetch("/api/chat", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ sender: sender, message: item.payload }),
+          signal: controller ? controller.signal : undefined,
+          credentials: "same-origin"
+        });
+      }).then(function (res) {
+        if (res.status !== 403 || retried) return res;
+        forgetSender(); // an id this server no longer knows: get a new one, send again once
+        return post(true);
+      });
+    }
+    return post(false)
       .then(function (res) {
         return res.json().catch(function () { return null; }).then(function (data) {
           var messages = data && Array.isArray(data.messages) ? data.messages : [];
@@ -401,6 +432,8 @@
       })
       .then(function () {
         if (timer) clearTimeout(timer);
+        clearTimeout(busyTimer);
+        if (busyRow && busyRow.parentNode) busyRow.parentNode.removeChild(busyRow);
         if (firstNew) reveal(firstNew);
         else scrollToBottom();
       });
@@ -447,6 +480,7 @@
     .then(function (res) { return res.ok ? res.json() : null; })
     .then(function (data) {
       if (data && typeof data.service_unavailable === "string") texts.service_unavailable = data.service_unavailable;
+      if (data && typeof data.busy_wait === "string") texts.busy_wait = data.busy_wait;
     })
     .catch(function () { /* the 503 body carries the same text */ });
 
