@@ -35,11 +35,10 @@ def search(tmp_path_factory):
 
 
 @pytest.mark.parametrize("question, missing_word, neighbour", [
-    ("伤残等级鉴定去哪里做", "劳动能力鉴定", "RSJ-GSRD"),             # not the work-injury recognition
-    ("公租房怎么申请要什么条件", "公共租赁住房", "ZJJ-ZLBA"),          # not a lease filing
     ("慈善募捐备案去哪办", "募捐", "MZJ-ST"),
-    ("灵活就业社保补贴怎么领", "补贴", "RSJ-LHJY-CB"),
-    ("社保断缴了还能补缴吗", "补缴", "RSJ-TX"),
+    ("老年证在哪里办要带什么", "老年人优待证", None),
+    ("商标注册要多长时间", "商标", None),
+    ("家里燃气新装开户要带什么", "燃气", None),
     ("个人征信报告在哪打印", "信用报告", None),
     ("港澳居民来往内地通行证怎么办", "回乡证", "GAJ-CRJ-GA"),       # longer than the catalog's 港澳通行证
 ])
@@ -88,7 +87,7 @@ def test_without_the_encoder_the_verdict_still_works(tmp_path, monkeypatch):
     engine = make_engine(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
     load(engine)
     words_only = MatterSearch.from_catalog(Catalog(engine))
-    assert words_only.judge("公租房怎么申请要什么条件").kind == verdicts.NOT_IN_CATALOG
+    assert words_only.judge("慈善募捐备案去哪办").kind == verdicts.NOT_IN_CATALOG
     assert words_only.judge("公积金怎么取").kind == verdicts.FIT
 
 
@@ -99,7 +98,7 @@ def test_the_list_of_missing_matters_is_consistent_with_the_catalog():
                        for target in list(records.matters) + list(records.bundles)
                        for t in [target.name] + list(target.aliases) + list(target.keywords)}
     missing = verdicts.load_missing()
-    assert len(missing) >= 30
+    assert len(missing) >= 15  # the file loaded (it shrinks as matters join the catalog)
     names = [m.name for m in missing]
     assert len(names) == len(set(names))
     for entry in missing:
@@ -182,9 +181,9 @@ def test_the_component_marks_a_missing_matter_and_names_no_entity(fixture_catalo
     from bot.nlu.catalog_matter import CatalogMatterExtractor
 
     component = CatalogMatterExtractor.create(CatalogMatterExtractor.get_default_config(), None, None, None)
-    [message] = component.process([Message(data={"text": "公租房怎么申请要带啥材料"})])
+    [message] = component.process([Message(data={"text": "慈善募捐备案去哪办要带啥材料"})])
     assert message.get("matter_verdict")["kind"] == "not_in_catalog"
-    assert message.get("matter_verdict")["missing"] == "公共租赁住房（保障性住房）申请"
+    assert message.get("matter_verdict")["missing"] == "慈善募捐备案（公开募捐）"
     assert not [e for e in message.get("entities") or [] if e["entity"] == "matter"]
     [fits] = component.process([Message(data={"text": "开个小卖部办照要带啥"})])
     assert fits.get("matter_verdict")["kind"] == "fit"
