@@ -85,7 +85,7 @@ async def web_alone(catalog_database_url):
     settings = Settings.from_env({
         "DATABASE_URL": catalog_database_url, "HANDOFF_CONFIG": str(REPO_ROOT / "tests" / "fixtures" / "handoff.yml"),
         "HANDOFF_PORT": str(handoff_port), "HANDOFF_SECRET": secrets.token_urlsafe(24), "WEB_PORT": str(web_port),
-        "RASA_PORT": str(dead_rasa)})
+        "RASA_PORT": str(dead_rasa), "WEB_SECRET": WEB_SECRET})
     server = TestServer(create_app(settings), host="127.0.0.1", port=web_port)
     await server.start_server()
     try:

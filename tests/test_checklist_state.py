@@ -98,9 +98,10 @@ def test_the_closed_reply_is_a_domain_response_in_plain_words():
 
 def test_live_second_hand_house_checklist_then_moving_on(live_stack):
     import requests
-    import uuid
 
-    sender = f"chk{uuid.uuid4().hex[:16]}"
+    from support.stack import web_sender
+
+    sender = web_sender()
 
     def say(text: str) -> str:
         response = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": sender, "message": text},

@@ -149,7 +149,7 @@ async def test_the_internal_api_is_loopback_only_and_needs_the_secret(web_alone)
                                 json={"channel": "web", "sender": "bad sender!", "reason": "x"}) as resp:
             assert resp.status == 400
         async with session.post(f"{url}/internal/handoff/tickets", headers=secret,
-                                json={"channel": "socketio", "sender": "someone-1234"}) as resp:
+                                json={"channel": "rest", "sender": "someone-1234"}) as resp:
             assert resp.status == 422  # a channel the handoff cannot reach: the action points to the desk
         # Not on the public port.
         async with session.post(f"{web_alone.web_url}/internal/handoff/tickets", json={}, headers=secret) as r:
