@@ -13,7 +13,7 @@ import numpy as np
 
 THRESHOLD = 0.85
 MAX_GROUPS = 2000  # the most frequent groups are merged; the long tail stays as it is
-_vectors: Dict[str, np.ndarray] = {}
+_vectors: Dict[Callable, Dict[str, np.ndarray]] = {}
 
 
 def default_encoder() -> Optional[Callable[[Sequence[str]], np.ndarray]]:
@@ -25,15 +25,16 @@ def default_encoder() -> Optional[Callable[[Sequence[str]], np.ndarray]]:
 
 
 def _encode(texts: List[str], encode: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
-    missing = [t for t in dict.fromkeys(texts) if t not in _vectors]
+    vectors = _vectors.setdefault(encode, {})  # one cache per encoder: their vectors differ in size
+    missing = [t for t in dict.fromkeys(texts) if t not in vectors]
     if missing:
         for text, row in zip(missing, np.asarray(encode(missing), dtype=np.float32)):
             norm = float(np.linalg.norm(row)) or 1.0
-            _vectors[text] = row / norm
-        if len(_vectors) > 50_000:
-            _vectors.clear()
+            vectors[text] = row / norm
+        if len(vectors) > 50_000:
+            vectors.clear()
             return _encode(texts, encode)
-    return np.stack([_vectors[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+    return np.stack([vectors[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
 
 
 def merge(groups: List, encode: Callable[[Sequence[str]], np.ndarray], threshold: float = THRESHOLD) -> List:
