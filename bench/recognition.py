@@ -94,6 +94,13 @@ def load_set(path: Path, real: bool) -> List[Question]:
     return questions
 
 
+def acceptable(label) -> set:
+    """The matter codes a question's label accepts (one code, a list of codes, or none)."""
+    if label is None:
+        return set()
+    return set(label) if isinstance(label, list) else {label}
+
+
 class _Tracker:
     """Just enough of rasa_sdk's Tracker for actions.resolve."""
 

@@ -7,7 +7,7 @@ import random
 from support.socketio import WidgetClient
 
 SEED = 20261209
-INPUTS = 300
+INPUTS = 60
 ODD = ["", " ", "😀", "<script>alert(1)</script>", "'; DROP TABLE events; --", "/greet", "/choose_matter{",
        "字" * 3000, "\x00\x01", "1、3", "转人工", "null", "{}", "营業執照"]
 
@@ -27,7 +27,7 @@ def payload(rng: random.Random, session_id: str):
     return {"message": rng.choice(ODD) + rng.choice(["", "公积金提取要带什么"]), "session_id": session_id}
 
 
-def test_three_hundred_odd_socketio_payloads_leave_the_channel_answering(live_stack):
+def test_odd_socketio_payloads_leave_the_channel_answering(live_stack):
     rng = random.Random(SEED)
     client = WidgetClient(live_stack.rasa_url)
     try:

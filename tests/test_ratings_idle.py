@@ -27,7 +27,7 @@ def quick_web(live_stack, free_ports, tmp_path_factory):
     log = tmp_path_factory.mktemp("idle-web") / "web.log"
     env = dict(os.environ, WEB_PORT=str(port), HOST="127.0.0.1", RASA_PORT=str(live_stack.settings.rasa_port),
                DATABASE_URL=live_stack.settings.database_url, HANDOFF_CONFIG=str(HANDOFF_CONFIG),
-               RATING_IDLE_MINUTES=str(IDLE_SECONDS / 60))
+               RATING_IDLE_MINUTES=str(IDLE_SECONDS / 60), RASA_TOKEN=live_stack.settings.rasa_token)
     for name in ("RASA_URL", "HANDOFF_PORT", "HANDOFF_SECRET", "HANDOFF_DATABASE_URL"):
         env.pop(name, None)
     with running_web_server(env, log, "the second web server") as url:
