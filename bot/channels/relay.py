@@ -6,8 +6,14 @@ The web server owns the handoff (bot/handoff); this is what a channel makes of i
 """
 from __future__ import annotations
 
+import hmac
+import json
 import logging
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Pattern, Union
+
+from sanic import response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.clients.handoff import HandoffClient, HandoffUnavailable
 from bot.privacy import mask_personal_data
@@ -42,3 +48,19 @@ class HandoffRelay:
             return None
         messages = data.get("messages")
         return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+
+def read_delivery(request: Request, secret: str, sender_re: Pattern[str]) -> Union[dict, HTTPResponse]:
+    """A delivery from the handoff to a channel of this process (`POST …/deliver`): the checked JSON object, or the
+    reply to give instead (403 without the per-run secret, 400 for a malformed body or sender)."""
+    given = request.headers.get("X-Handoff-Secret", "")
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        return response.json({"error": "forbidden"}, status=403)
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return response.json({"error": "invalid_json"}, status=400)
+    sender = data.get("sender") if isinstance(data, dict) else None
+    if not isinstance(sender, str) or not sender_re.fullmatch(sender):
+        return response.json({"error": "invalid_sender"}, status=400)
+    return data

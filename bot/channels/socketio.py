@@ -17,7 +17,6 @@ channel name `socketio`, the path `/socket.io/` and the events `user_uttered` / 
 """
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -37,7 +36,7 @@ from bot.privacy import mask_personal_data
 from bot.settings import Settings
 from bot.texts import DomainTexts
 
-from .relay import HandoffRelay
+from .relay import HandoffRelay, read_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -167,17 +166,10 @@ class SocketIOInput(RasaSocketIOInput):
         @blueprint.route("/deliver", methods=["POST"])
         async def deliver(request: Request) -> HTTPResponse:
             """A helper's (or the resumed bot's) message from the handoff, pushed to the person's session room."""
-            secret = self.settings.handoff_secret
-            given = request.headers.get("X-Handoff-Secret", "")
-            if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-                return response.json({"error": "forbidden"}, status=403)
-            try:
-                data = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                return response.json({"error": "invalid_json"}, status=400)
-            sender = data.get("sender") if isinstance(data, dict) else None
-            if not isinstance(sender, str) or not SESSION_ID_RE.fullmatch(sender):
-                return response.json({"error": "invalid_sender"}, status=400)
+            data = read_delivery(request, self.settings.handoff_secret, SESSION_ID_RE)
+            if not isinstance(data, dict):
+                return data
+            sender = data["sender"]
             if data.get("kind") != "message" or not isinstance(data.get("text"), str):
                 return response.json({"sent": 0})  # queue positions: a widget has no status line
             buttons = [b for b in data.get("buttons") or [] if isinstance(b, dict) and isinstance(b.get("title"), str)]

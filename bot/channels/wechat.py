@@ -9,8 +9,6 @@ otherwise WeChat gets "success" in time and the answer follows as 客服消息, 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 import re
 import time
@@ -33,7 +31,7 @@ from bot.settings import Settings
 
 from .wechat_api import CustomerServiceSender, WeChatSendError
 from .wechat_outbox import Outbox, OutboxStore
-from .relay import HandoffRelay
+from .relay import HandoffRelay, read_delivery
 from .wechat_state import ASYNC, PASSIVE, PENDING, OptionStore, SeenStore, Turn, TurnRegistry
 from .wechat_text import WeChatTexts, option_number, split_text
 
@@ -368,17 +366,10 @@ class WeChatInput(InputChannel):
             """A helper's (or the resumed bot's) message from the handoff, sent on as 客服消息."""
             if off():
                 return off()
-            secret = self.settings.handoff_secret
-            given = request.headers.get("X-Handoff-Secret", "")
-            if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-                return _forbidden()
-            try:
-                data = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                return response.json({"error": "invalid_json"}, status=400)
-            openid = data.get("sender") if isinstance(data, dict) else None
-            if not isinstance(openid, str) or not _OPENID.fullmatch(openid):
-                return response.json({"error": "invalid_sender"}, status=400)
+            data = read_delivery(request, self.settings.handoff_secret, _OPENID)
+            if not isinstance(data, dict):
+                return data
+            openid = data["sender"]
             if data.get("kind") != "message":
                 return response.json({"sent": 0})  # position updates: WeChat has no status line
             item = {"text": data.get("text"), "buttons": data.get("buttons") or []}
