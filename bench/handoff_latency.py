@@ -34,16 +34,12 @@ import yaml
 
 from bot.run import Stack, free_ports
 from bot.settings import Settings
+from bench.stats import percentile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-1"
 QUESTION = "公积金提取要带什么"
 QUEUE = "minsheng"
-
-
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def masked(sender: str) -> str:

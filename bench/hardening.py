@@ -27,6 +27,7 @@ import requests
 
 from bot.run import Stack, free_ports
 from bot.settings import Settings
+from bench.stats import percentile
 
 QUESTIONS = ["公积金提取要带什么", "那要多久？", "在哪办？", "营业执照怎么办", "个体户"]
 LONG = "公积金提取要带什么材料" + "。" * 19_990
@@ -38,11 +39,6 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 def timed_rest(rasa_url: str, text: str) -> float:

@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
+from bench.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -213,11 +214,6 @@ def figures(stats: Counter) -> Dict[str, Optional[float]]:
             "out-of-catalog asked": share("ooc asked", "ooc"),
             "out-of-catalog told missing": share("ooc told missing", "ooc"),
             "aspect": share("intent ok", "questions")}
-
-
-def percentile(values: List[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def ranking_latency(search, questions: List[Question], rounds: int = 3) -> Dict[str, tuple]:

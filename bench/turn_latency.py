@@ -29,17 +29,13 @@ import requests
 
 from bot.run import Stack, free_ports
 from bot.settings import Settings
+from bench.stats import percentile
 
 CASES = [
     ("baseline (greet, no action)", ["你好"]),
     ("materials question", ["我想开个饭店，要办哪些证，需要带什么材料"]),
     ("materials + follow-up", ["公积金提取要带什么", "那要多久？"]),
 ]
-
-
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def time_case(rasa_url: str, messages, turns: int):

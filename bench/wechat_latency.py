@@ -33,11 +33,7 @@ from bot.run import Stack, free_ports  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from support.wechat import (AES_KEY, APPID, SECRET, TOKEN, WeChatServer, WeChatStandIn,  # noqa: E402
                             new_openid)
-
-
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+from bench.stats import percentile  # noqa: E402
 
 
 async def rest_user(rasa_url: str, question: str, rounds: int, timings: list, think: float = 0.0) -> None:
