@@ -173,3 +173,21 @@ def web_without_rasa(tmp_path_factory):
     env.pop("RASA_URL", None)
     with running_web_server(env, log) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """One real PostgreSQL server for the session (Debian's postgresql); the URL of its database `assistant`."""
+    from support.engines import running_postgres
+
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """One real Redis server for the session (Debian's redis-server)."""
+    from support.engines import running_redis
+
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
