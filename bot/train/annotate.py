@@ -222,10 +222,15 @@ GAP_HEADER = (
 )
 
 
-def gap_keys(paths: WorkbenchPaths) -> Dict[str, int]:
+def gap_list(paths: WorkbenchPaths) -> List[dict]:
+    """The entries of the gap list (text, count, first and last seen)."""
     if not paths.gap_file.exists():
-        return {}
-    return {text_key(g["text"]): int(g.get("count") or 0) for g in (_read(paths.gap_file) or {}).get("gaps") or []}
+        return []
+    return list((_read(paths.gap_file) or {}).get("gaps") or [])
+
+
+def gap_keys(paths: WorkbenchPaths) -> Dict[str, int]:
+    return {text_key(g["text"]): int(g.get("count") or 0) for g in gap_list(paths)}
 
 
 def add_gap(paths: WorkbenchPaths, text: str, count: int = 1, today: Optional[dt.date] = None) -> Written:
