@@ -80,7 +80,7 @@ def _neighbours(chosen: List[Summary], cid: str) -> Tuple[Optional[str], Optiona
 def _find(found: List[Summary], cid: str) -> Summary:
     summary = next((s for s in found if s.id == cid), None)
     if summary is None:
-        raise web.HTTPNotFound(text="没有这段对话（可能已按保存期限删除）", content_type="text/plain", charset="utf-8")
+        raise web.HTTPNotFound(text="没有这段对话（可能已按保存期限删除）", content_type="text/plain")
     return summary
 
 
