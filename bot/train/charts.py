@@ -2,6 +2,7 @@
 Titles and axis words come from the templates; here only geometry, numbers and the data's own labels."""
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Sequence, Tuple
 
 from markupsafe import Markup, escape
@@ -61,8 +62,8 @@ def day_bars(series: Dict[str, Sequence[float]], days: Sequence[str], title: str
 def day_lines(series: Dict[str, Sequence[float]], days: Sequence[str], title: str, height: int = 220) -> Markup:
     """Rates (0..1) per day as lines, one per legend."""
     names = list(series)
-    top = max([v for vals in series.values() for v in vals] + [0.05])
-    top = min(1.0, (int(top * 20) + 1) / 20)
+    top = max([v for vals in series.values() for v in vals] + [0.01])
+    top = min(1.0, math.ceil(top * 5) / 5)  # 20%, 40% … so the four grid lines fall on round figures
     plot_w, plot_h = WIDTH - LEFT - 8, height - BOTTOM - TOP
     x_of = (lambda i: LEFT + plot_w * i / (len(days) - 1)) if len(days) > 1 else (lambda i: LEFT + plot_w / 2)
     body = _axis(top, height, True)
