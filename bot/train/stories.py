@@ -49,7 +49,7 @@ def _annotated(text: str, entities: List[dict], known: set) -> str:
     """The text with its entities inline ([词]{"entity": …, "value": …}), each piece masked on its own so the
     entities' places survive the masking."""
     if text.lstrip().startswith("/"):
-        return _masked(text)[0] if "{" not in text else text  # a button's payload: kept as Rasa reads it
+        return _masked(text)[0]  # a button's payload: no entities to mark
     spans = sorted((e for e in entities if e.get("entity") in known and isinstance(e.get("start"), int)
                     and isinstance(e.get("end"), int) and 0 <= e["start"] < e["end"] <= len(text)),
                    key=lambda e: e["start"])
