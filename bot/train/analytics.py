@@ -31,6 +31,7 @@ def day_range(date_from: str, date_to: str, today: dt.date, default_days: int = 
         start = dt.date.fromisoformat(date_from) if date_from else end - dt.timedelta(days=default_days - 1)
     except ValueError:
         end, start = today, today - dt.timedelta(days=default_days - 1)
+    start, end = min(start, end), max(start, end)  # given the wrong way round
     start = max(start, end - dt.timedelta(days=365))
     return [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
