@@ -3,61 +3,26 @@ route), and a trainer labelling a message and looking at the models, on temporar
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-from bot.handoff.config import HandoffConfig
-from bot.handoff.service import HandoffService
-from bot.settings import Settings
 from bot.train.sample_trackers import SampleTurn as T
-from bot.train.sample_trackers import write_conversations
 from bot.web.app import create_app
-from knowledge import make_engine
+from support.workbench import login as _login
+from support.workbench import workbench_settings
 
 pytestmark = pytest.mark.asyncio
 
-REPO = Path(__file__).resolve().parent.parent
-HANDOFF_CONFIG = REPO / "tests" / "fixtures" / "handoff.yml"
-PASSWORD = "Workbench-Pass-2026"
 FALLBACK = dict(actions=("action_not_understood",), utters=("utter_default",))
 
 
 @pytest.fixture()
 def settings(tmp_path, catalog_database_url):
-    project = tmp_path / "project"
-    (project / "data").mkdir(parents=True)
-    shutil.copytree(REPO / "data" / "nlu", project / "data" / "nlu")
-    (project / "knowledge").mkdir()
-    shutil.copytree(REPO / "knowledge" / "catalog", project / "knowledge" / "catalog")
-    shutil.copy(REPO / "domain.yml", project / "domain.yml")
-    db = tmp_path / "tracker.sqlite3"
-    write_conversations(db, {"p1": ("rest", [T("办个渔船证上哪去", "nlu_fallback", 0.3,
-                                               ranking=[("nlu_fallback", 0.35), ("ask_location", 0.31)],
-                                               **FALLBACK)])})
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "assistant.tar.gz").write_bytes(b"model")
-    handoff_url = f"sqlite:///{tmp_path / 'handoff.sqlite3'}"
-    service = HandoffService(make_engine(handoff_url), HandoffConfig.load(HANDOFF_CONFIG))
-    service.setup()
-    queue = service.config.queues[0].code
-    service.add_helper("helper1", "钱七", "H001", PASSWORD, [queue])
-    service.add_helper("trainer1", "王五", "T001", PASSWORD, role="trainer")
-    service.add_helper("boss1", "李主任", "S001", PASSWORD, role="supervisor")
-    return Settings(database_url=catalog_database_url, handoff_database_url=handoff_url,
-                    handoff_config=HANDOFF_CONFIG, tracker_db=db, model_dir=tmp_path / "models",
-                    project_dir=project, rasa_port=1)  # no Rasa behind port 1
-
-
-async def _login(client, username: str) -> str:
-    page = await (await client.get("/console/login")).text()
-    token = re.search(r'name="login_token" value="([^"]+)"', page).group(1)
-    resp = await client.post("/console/login", data={"username": username, "password": PASSWORD,
-                                                     "login_token": token}, allow_redirects=False)
-    assert resp.status in (302, 303), await resp.text()
-    home = await (await client.get("/console")).text()  # the console's own page names the session's token
-    return re.search(r'<meta name="csrf-token" content="([^"]+)">', home).group(1)
+    settings = workbench_settings(tmp_path, catalog_database_url, {
+        "p1": ("rest", [T("办个渔船证上哪去", "nlu_fallback", 0.3, ranking=[("nlu_fallback", 0.35), ("ask_location", 0.31)],
+                          **FALLBACK)])})
+    (settings.model_dir / "assistant.tar.gz").write_bytes(b"model")
+    return settings
 
 
 def _routes(app):
@@ -65,7 +30,7 @@ def _routes(app):
     for route in app.router.routes():
         path = route.resource.canonical if route.resource else ""
         if path.startswith(("/console/train", "/console/api/train")) and route.method != "HEAD":
-            routes.add((route.method, path.replace("{model_id}", "initial-x")))
+            routes.add((route.method, path.replace("{model_id}", "initial-x").replace("{cid}", "0123456789ab")))
     return sorted(routes)
 
 
@@ -73,7 +38,7 @@ async def test_access_rules_for_every_workbench_route(aiohttp_client, settings):
     app = create_app(settings)
     client = await aiohttp_client(app)
     routes = _routes(app)
-    assert len(routes) >= 12, routes
+    assert len(routes) >= 19, routes
     for method, path in routes:  # no session
         resp = await client.request(method, path, allow_redirects=False)
         expected = 401 if (method != "GET" or path.startswith("/console/api/")) else 302
@@ -88,8 +53,10 @@ async def test_access_rules_for_every_workbench_route(aiohttp_client, settings):
     assert csrf
     resp = await client.get("/console/api/train/inbox")
     assert resp.status == 200 and (await resp.json())["groups"][0]["text"] == "办个渔船证上哪去"
-    resp = await client.post("/console/train/annotate", data={"group_id": "x"}, allow_redirects=False)
-    assert resp.status == 403  # no CSRF token
+    for method, path in routes:  # every POST wants the session's CSRF token
+        if method == "POST":
+            resp = await client.post(path, data={"group_id": "x", "tags": "x"}, allow_redirects=False)
+            assert resp.status == 403 and (await resp.json())["error"] == "bad_csrf_token", path
 
 
 async def test_a_trainer_labels_from_the_inbox_and_sees_the_models(aiohttp_client, settings):

@@ -160,13 +160,23 @@ def catalog_terms(catalog_dir: Path) -> Dict[str, Tuple[str, str]]:
     return terms
 
 
+_NAMES: Dict[tuple, Dict[str, str]] = {}
+
+
 def matter_names(catalog_dir: Path) -> Dict[str, str]:
-    """code -> official name, for searching and showing matters."""
-    names: Dict[str, str] = {}
-    for path, key in _catalog_files(catalog_dir):
-        for record in (_read(path) or {}).get(key) or []:
-            names[str(record.get("code"))] = str(record.get("name"))
-    return names
+    """code -> official name, for searching and showing matters; read again only when a catalog file changed
+    (every workbench page shows names: parsing the catalog takes about half a second)."""
+    files = _catalog_files(catalog_dir)
+    stamp = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path, _key in files)
+    found = _NAMES.get(stamp)
+    if found is None:
+        found = {}
+        for path, key in files:
+            for record in (_read(path) or {}).get(key) or []:
+                found[str(record.get("code"))] = str(record.get("name"))
+        _NAMES.clear()
+        _NAMES[stamp] = found
+    return dict(found)
 
 
 def check_alias(paths: WorkbenchPaths, text: str, code: str) -> Tuple[str, Path, str]:
@@ -222,10 +232,15 @@ GAP_HEADER = (
 )
 
 
-def gap_keys(paths: WorkbenchPaths) -> Dict[str, int]:
+def gap_list(paths: WorkbenchPaths) -> List[dict]:
+    """The entries of the gap list (text, count, first and last seen)."""
     if not paths.gap_file.exists():
-        return {}
-    return {text_key(g["text"]): int(g.get("count") or 0) for g in (_read(paths.gap_file) or {}).get("gaps") or []}
+        return []
+    return list((_read(paths.gap_file) or {}).get("gaps") or [])
+
+
+def gap_keys(paths: WorkbenchPaths) -> Dict[str, int]:
+    return {text_key(g["text"]): int(g.get("count") or 0) for g in gap_list(paths)}
 
 
 def add_gap(paths: WorkbenchPaths, text: str, count: int = 1, today: Optional[dt.date] = None) -> Written:

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from sqlalchemy import create_engine, text as sql
 
@@ -30,6 +30,8 @@ except ImportError:  # pragma: no cover
 from bot.privacy import mask_personal_data
 
 from .texts import group_id, similarity, text_key
+
+T = TypeVar("T")
 
 REASONS = {
     "low_confidence": "置信度低",
@@ -153,31 +155,36 @@ def _sqlite(url: str):
     return conn
 
 
-def _rows(url: str, since: Optional[float], after_id: int = 0) -> Iterator[tuple]:
-    """(id, sender, type, timestamp, action, data) of the events that matter, in the order they were stored."""
-    query = ("SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
-             "WHERE type_name IN ('user', 'bot', 'action', 'slot') AND id > :after")
-    params: Dict[str, object] = {"after": after_id}
-    if since is not None:
-        query += " AND timestamp >= :since"
-        params["since"] = since
+def query(url: str, statement: str, params: Dict[str, object]) -> Iterator[tuple]:
+    """Rows of a read-only query on the tracker store, streamed; nothing while Rasa has not created it."""
     if url.startswith("sqlite:///"):  # the embedded store: sqlite3 directly, read-only, a lot faster
         conn = _sqlite(url)
         if conn is None:
             return
         try:
-            yield from conn.execute(query + " ORDER BY id", params)
+            yield from conn.execute(statement, params)
         finally:
             conn.close()
         return
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True).execute(sql(query + " ORDER BY id"), params)
+            result = conn.execution_options(stream_results=True).execute(sql(statement), params)
             for row in result:
                 yield tuple(row)
     finally:
         engine.dispose()
+
+
+def _rows(url: str, since: Optional[float], after_id: int = 0) -> Iterator[tuple]:
+    """(id, sender, type, timestamp, action, data) of the events that matter, in the order they were stored."""
+    statement = ("SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
+                 "WHERE type_name IN ('user', 'bot', 'action', 'slot') AND id > :after")
+    params: Dict[str, object] = {"after": after_id}
+    if since is not None:
+        statement += " AND timestamp >= :since"
+        params["since"] = since
+    yield from query(url, statement + " ORDER BY id", params)
 
 
 def _user_turn(sender: str, timestamp: float, data: dict) -> Turn:
@@ -288,44 +295,41 @@ def scan(source: Union[str, Path], since: Optional[float] = None,
     return list(scanner.flagged)
 
 
-class IncrementalScan:
-    """The scan kept between two readings: only events stored since the last reading are read (events are
+class IncrementalRead:
+    """A scanner kept between two readings: only events stored since the last reading are fed to it (events are
     only ever appended; a store that shrank — retention, a new database — is read again from the start)."""
 
-    def __init__(self, source: Union[str, Path], low_confidence: float = LOW_CONFIDENCE) -> None:
+    def __init__(self, source: Union[str, Path], make_scanner: Callable[[], object]) -> None:
         self.url = tracker_url(source)
-        self.low_confidence = low_confidence
+        self._make = make_scanner
         self._lock = threading.Lock()
-        self._scanner = _Scanner(low_confidence)
+        self._scanner = make_scanner()
         self._last_id = 0
         self._seen = 0  # events with id <= _last_id when they were read
 
     def _stored(self, up_to: int) -> int:
         """How many events with id <= up_to the store holds now."""
-        query = "SELECT COUNT(*) FROM events WHERE id <= :up_to"
-        if self.url.startswith("sqlite:///"):
-            conn = _sqlite(self.url)
-            if conn is None:
-                return 0
-            try:
-                return conn.execute(query, {"up_to": up_to}).fetchone()[0]
-            finally:
-                conn.close()
-        engine = create_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                return conn.execute(sql(query), {"up_to": up_to}).scalar() or 0
-        finally:
-            engine.dispose()
+        found = next(query(self.url, "SELECT COUNT(*) FROM events WHERE id <= :up_to", {"up_to": up_to}), None)
+        return (found[0] or 0) if found else 0
 
-    def turns(self) -> List[Turn]:
+    def read(self, result: Callable[[object], T]) -> T:
+        """`result(scanner)` once the scanner has seen every event stored now."""
         with self._lock:
             if self._last_id and self._stored(self._last_id) != self._seen:
                 # Conversations were deleted (retention) or the store replaced: nothing of them may stay here.
-                self._scanner, self._last_id = _Scanner(self.low_confidence), 0
+                self._scanner, self._last_id = self._make(), 0
             self._last_id = _feed(self._scanner, _rows(self.url, None, self._last_id)) or self._last_id
             self._seen = self._stored(self._last_id) if self._last_id else 0
-            return list(self._scanner.flagged)
+            return result(self._scanner)
+
+
+class IncrementalScan(IncrementalRead):
+    def __init__(self, source: Union[str, Path], low_confidence: float = LOW_CONFIDENCE) -> None:
+        super().__init__(source, lambda: _Scanner(low_confidence))
+        self.low_confidence = low_confidence
+
+    def turns(self) -> List[Turn]:
+        return self.read(lambda scanner: list(scanner.flagged))
 
 
 def group(turns: Iterable[Turn], labelled: Optional[Dict[str, str]] = None) -> List[Group]:

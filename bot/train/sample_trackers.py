@@ -20,6 +20,7 @@ class SampleTurn:
     utters: Sequence[str] = ("utter_matter_overview",)
     slots: Dict[str, object] = field(default_factory=dict)
     ranking: Sequence[Tuple[str, float]] = ()
+    entities: Sequence[dict] = ()  # as the NLU gives them: entity, value, start, end
 
 
 def _events(turns: Sequence[SampleTurn], channel: str, start: float) -> list:
@@ -32,9 +33,9 @@ def _events(turns: Sequence[SampleTurn], channel: str, start: float) -> list:
         clock += 20.0
         ranking = [{"name": n, "confidence": c} for n, c in (turn.ranking or [(turn.intent, turn.confidence)])]
         parse = {"text": turn.text, "intent": {"name": turn.intent, "confidence": turn.confidence},
-                 "intent_ranking": ranking, "entities": []}
+                 "intent_ranking": ranking, "entities": [dict(e) for e in turn.entities]}
         events.append(UserUttered(turn.text, intent=parse["intent"], parse_data=parse, input_channel=channel,
-                                  timestamp=clock))
+                                  timestamp=clock, entities=parse["entities"]))
         for action in turn.actions:
             events.append(ActionExecuted(action, timestamp=clock + 1))
         for utter in turn.utters:

@@ -245,3 +245,6 @@ def setup_workbench(app: web.Application) -> None:
     r.add_get("/console/api/train/inbox", trainer_only(_api_inbox))
     r.add_get("/console/api/train/status", trainer_only(_api_status))
     r.add_get("/console/api/train/models", trainer_only(_api_models))
+    from .web_review import add_routes  # imports this module's guard and rendering
+
+    add_routes(r)
