@@ -63,6 +63,7 @@ def test_a_matter_the_catalog_lacks_is_named_as_missing(search, question, missin
     ("家里燃气新装开户要带什么", "RQGS-KH"),
     ("商业用房土地使用权到期了怎么续", "ZRJ-XQ"),
     ("公房原来的户主去世了承租人怎么变更", "ZJJ-GFCZ"),
+    ("码头经营许可证怎么办", "JTJ-GK-XK"),
 ])
 def test_a_question_that_fits_is_not_refused(search, question, code):
     verdict = search.judge(question)
