@@ -12,7 +12,8 @@ catalog matter's name or alias exactly is flagged: it only needs relabelling.
 
 --relabel-test sets `matters` of a test line labelled [] to [code] when its `wanted` string equals the name or an
 alias of exactly one catalog matter.  It never prints or compares a question's text (`text` is not read), only
-counts, so the locked set is not studied.
+counts, so the locked set is not studied.  It also counts (without changing them) the [] lines whose `wanted` would
+match one matter once qualifiers in brackets are dropped on both sides, for the lead to decide on a wider rule.
 """
 from __future__ import annotations
 
@@ -47,6 +48,13 @@ def exact_code(wanted: str, names: dict[str, set[str]]) -> str | None:
     return next(iter(codes)) if len(codes) == 1 else None
 
 
+def base_names(names: dict[str, set[str]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for name, codes in names.items():
+        found.setdefault(base_name(name), set()).update(codes)
+    return found
+
+
 def coverage(rows: list[dict]) -> tuple[int, int]:
     return sum(1 for row in rows if row["matters"]), len(rows)
 
@@ -74,8 +82,9 @@ def report_dev() -> None:
 def relabel_test() -> None:
     """Only `matters` and `wanted` of each test line are looked at; the file is rewritten line by line."""
     names = catalog_names()
+    bases = base_names(names)
     lines = TEST.read_text(encoding="utf-8").splitlines()
-    changed = 0
+    changed = wider = 0
     out = []
     for line in lines:
         row = json.loads(line) if line.strip() else None
@@ -85,11 +94,14 @@ def relabel_test() -> None:
                 row["matters"] = [code]
                 line = json.dumps(row, ensure_ascii=False)
                 changed += 1
+            elif exact_code(base_name(row["wanted"]), bases):
+                wider += 1
         out.append(line)
     TEST.write_text("\n".join(out) + "\n", encoding="utf-8")
     rows = load(TEST)
     covered, total = coverage(rows)
     print(f"test lines relabelled: {changed}; test coverage now {covered}/{total} = {100 * covered / total:.1f}%")
+    print(f"[] test lines left whose wanted name matches one matter without bracketed qualifiers (not changed): {wider}")
 
 
 def main(argv=None) -> None:
