@@ -38,7 +38,7 @@ def search(tmp_path_factory):
     ("慈善募捐备案去哪办", "募捐", "MZJ-ST"),
     ("老年证在哪里办要带什么", "老年人优待证", None),
     ("商标注册要多长时间", "商标", None),
-    ("家里燃气新装开户要带什么", "燃气", None),
+    ("想申请个专利要准备什么", "专利", None),
     ("个人征信报告在哪打印", "信用报告", None),
     ("港澳居民来往内地通行证怎么办", "回乡证", "GAJ-CRJ-GA"),       # longer than the catalog's 港澳通行证
 ])
@@ -59,6 +59,11 @@ def test_a_matter_the_catalog_lacks_is_named_as_missing(search, question, missin
     ("营业执照年报怎么报", "SCJG-NB"),
     ("社保卡丢了怎么补办", "RSJ-SBK-BH"),
     ("北京公积金提取多久到账", "GJJ-TQ"),
+    # matters that were missing until 2026-12-07 (issue 12) are now answered
+    ("家里燃气新装开户要带什么", "RQGS-KH"),
+    ("商业用房土地使用权到期了怎么续", "ZRJ-XQ"),
+    ("公房原来的户主去世了承租人怎么变更", "ZJJ-GFCZ"),
+    ("码头经营许可证怎么办", "JTJ-GK-XK"),
 ])
 def test_a_question_that_fits_is_not_refused(search, question, code):
     verdict = search.judge(question)
@@ -98,7 +103,7 @@ def test_the_list_of_missing_matters_is_consistent_with_the_catalog():
                        for target in list(records.matters) + list(records.bundles)
                        for t in [target.name] + list(target.aliases) + list(target.keywords)}
     missing = verdicts.load_missing()
-    assert len(missing) >= 15  # the file loaded (it shrinks as matters join the catalog)
+    assert len(missing) >= 10  # the file loaded (it shrinks as matters join the catalog)
     names = [m.name for m in missing]
     assert len(names) == len(set(names))
     for entry in missing:
