@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from .schema import (NO_RULE, CatalogIssue, CatalogRecords, CitationRecord, FeeCheck, InstrumentRecord,
@@ -217,6 +218,8 @@ def _check_matter(m: MatterRecord, instruments: Instruments, report: FactsReport
             contradiction(name, f"checked against the {c.version} version of 《{x.title}》; the catalog uses "
                                 f"{x.version} (instruments.yml)")
         checked = c.checked or v.checked
+        if checked and checked > date.today().isoformat():
+            contradiction(name, f"checked on {checked}, a date still to come")
         if checked and checked < x.version:
             contradiction(name, f"checked on {checked}, before the {x.version} version of 《{x.title}》 existed")
         return x

@@ -14,25 +14,25 @@ FIXTURE = Path(__file__).parent / "fixtures" / "catalog"
 
 INSTRUMENTS = {"instruments": [
     {"title": "促进个体工商户发展条例", "short": [], "kind": "行政法规", "issuer": "国务院", "number": "国务院令第755号",
-     "version": "2022-10-01", "in_force": "2022-11-01", "checked": "2026-12-10"},
+     "version": "2022-10-01", "in_force": "2022-11-01", "checked": "2026-12-07"},
     {"title": "中华人民共和国食品安全法", "short": ["食品安全法"], "kind": "法律", "version": "2021-04-29",
-     "version_note": "2021年4月29日第二次修正", "checked": "2026-12-10"},
+     "version_note": "2021年4月29日第二次修正", "checked": "2026-12-07"},
     {"title": "中华人民共和国行政许可法", "short": ["行政许可法"], "kind": "法律", "version": "2019-04-23",
-     "checked": "2026-12-10"},
+     "checked": "2026-12-07"},
 ]}
 
 
 def good_verification():
     return {
         "T-GT-SL": {
-            "checked": "2026-12-10",
+            "checked": "2026-12-07",
             "basis": [{"instrument": "促进个体工商户发展条例", "article": "第二条"}],
             "time_limit": {"instrument": "促进个体工商户发展条例", "article": "第十条", "days": 15, "working": True},
             "fee": {"instrument": "行政许可法", "article": "第五十八条", "free": True},
             "conditions": [{"instrument": "促进个体工商户发展条例", "article": "第二条"}],
         },
         "T-SP-XK": {
-            "checked": "2026-12-10",
+            "checked": "2026-12-07",
             "basis": [{"instrument": "食品安全法", "article": "第三十五条"}],
             "time_limit": "none",
             "conditions": [{"instrument": "食品安全法", "article": "第三十五条", "version": "2021-04-29"}],
@@ -52,7 +52,7 @@ def catalog_dir(tmp_path):
             m["verification"] = good_verification()[m["code"]]
         data["matters"][0]["basis"] = ["《促进个体工商户发展条例》第二条"]
         data["matters"][0]["source"]["refs"] = ["《促进个体工商户发展条例》第二条", "《中华人民共和国行政许可法》"]
-        data["matters"][0]["changes"] = [{"date": "2026-12-10", "change": "核对法定时限", "reason": "条例第十条"}]
+        data["matters"][0]["changes"] = [{"date": "2026-12-07", "change": "核对法定时限", "reason": "条例第十条"}]
     edit(target, verify)
     return target
 
@@ -192,6 +192,11 @@ def test_citation_of_another_version(catalog_dir):
 def test_checked_before_the_version_existed(catalog_dir):
     edit(catalog_dir, lambda d: matter(d)["verification"]["fee"].update(checked="2019-01-01"))
     assert any("before the 2019-04-23 version" in p for p in problems(catalog_dir))
+
+
+def test_checked_on_a_date_still_to_come(catalog_dir):
+    edit(catalog_dir, lambda d: matter(d)["verification"]["fee"].update(checked="2999-01-01"))
+    assert any("checked on 2999-01-01, a date still to come" in p for p in problems(catalog_dir))
 
 
 def test_two_matters_naming_different_revisions(catalog_dir):
