@@ -17,7 +17,7 @@ GENERATED_NLU := var/jieba/catalog.txt
 MODEL_STAMP := models/.trained
 WIDGET_STAMP := tests/widget/node_modules/.installed
 
-.PHONY: run test setup catalog model retrain nlu-data widget lint validate test-python test-conversations bench bench-recognition clean help
+.PHONY: run test setup catalog model retrain nlu-data widget lint validate test-python test-fast test-model test-conversations bench bench-recognition clean help
 
 help:
 	@echo "make run   - set up and start the assistant (http://localhost:8000/)"
@@ -26,8 +26,14 @@ help:
 run: setup catalog model
 	$(PY) -m bot.run
 
-test: setup catalog model widget
-	$(MAKE) -k lint validate test-python test-conversations
+# Two stages on two cores: while the model trains, the checks and the tests that need no model run beside it;
+# then the tests on the trained model (the shared stack) and the conversation tests. Every part runs even when
+# an earlier one failed; the exit status says whether all passed.
+test: setup catalog widget nlu-data
+	@status=0; \
+	$(MAKE) -k -j2 --output-sync=target model lint validate test-fast || status=1; \
+	$(MAKE) -k test-model test-conversations || status=1; \
+	exit $$status
 
 # Style and mistakes (unused or undefined names) in every Python file: ruff, configured in pyproject.toml.
 lint: setup
@@ -79,6 +85,13 @@ retrain: setup nlu-data
 
 test-python: setup model widget
 	$(PY) -m pytest tests -p no:cacheprovider --durations=20
+
+# The tests that need no trained model (tests/conftest.py marks the others `model`).
+test-fast: setup widget
+	$(PY) -m pytest tests -p no:cacheprovider --durations=10 -m "not model"
+
+test-model: setup model widget
+	$(PY) -m pytest tests -p no:cacheprovider --durations=20 -m model
 
 # Conversation tests on the trained model: real user texts through NLU and dialogue policies.
 test-conversations: setup catalog model

@@ -191,3 +191,15 @@ def redis_url(tmp_path_factory) -> str:
 
     with running_redis(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "model: needs the trained model (set by the fixtures a test uses)")
+
+
+def pytest_collection_modifyitems(config, items):
+    # A test needs the model when any fixture it uses, directly or not, is `trained_model`: `make test` runs the
+    # others while the model trains.
+    for item in items:
+        if "trained_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
