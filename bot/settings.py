@@ -259,6 +259,10 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     # Each web process keeps its counters here too, so /metrics sums every process of the machine.
     metrics_dir: Path = REPO_ROOT / "var" / "metrics"
+    # Several machines: the internal handoff API listens on HANDOFF_HOST (a private interface; 127.0.0.1 by
+    # default) and the action servers and Rasa's channels reach it at HANDOFF_URL (e.g. the web servers' proxy).
+    handoff_host: str = "127.0.0.1"
+    handoff_url_override: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.web_workers > 1 and not self.pubsub_url:
@@ -302,6 +306,8 @@ class Settings:
             pubsub_url=redis_url(env, "PUBSUB_URL"),
             metrics_token=text(env, "METRICS_TOKEN"),
             metrics_dir=path(env, "METRICS_DIR", d.metrics_dir),
+            handoff_host=text(env, "HANDOFF_HOST", d.handoff_host),
+            handoff_url_override=url(env, "HANDOFF_URL"),
         )
 
     @property
@@ -334,7 +340,9 @@ class Settings:
 
     @property
     def handoff_url(self) -> Optional[str]:
-        """The internal handoff API of the web server (always on the loopback interface)."""
+        """The internal handoff API of the web server (on the loopback interface unless HANDOFF_URL says)."""
+        if self.handoff_url_override:
+            return self.handoff_url_override
         return f"http://127.0.0.1:{self.handoff_port}" if self.handoff_port else None
 
     @property
@@ -407,4 +415,7 @@ class Settings:
             env["PUBSUB_URL"] = self.pubsub_url
         if self.metrics_token:
             env["METRICS_TOKEN"] = self.metrics_token
+        env["HANDOFF_HOST"] = self.handoff_host
+        if self.handoff_url_override:
+            env["HANDOFF_URL"] = self.handoff_url_override
         return env

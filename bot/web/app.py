@@ -99,7 +99,7 @@ async def _on_startup(app: web.Application) -> None:
 
 
 async def _start_handoff(app: web.Application) -> None:
-    """The handoff service (SQL), its live pushes and, on 127.0.0.1 only, its internal API."""
+    """The handoff service (SQL), its live pushes and, on 127.0.0.1 (HANDOFF_HOST), its internal API."""
     from knowledge import make_engine
 
     from bot.clients.handoff import HandoffClient
@@ -131,10 +131,10 @@ async def _start_handoff(app: web.Application) -> None:
                                access_log=None)
         await runner.setup()
         # Shared by every web process (SO_REUSEPORT): the action server has one address whichever is alive.
-        await web.TCPSite(runner, "127.0.0.1", settings.handoff_port,
+        await web.TCPSite(runner, settings.handoff_host, settings.handoff_port,
                           reuse_port=settings.web_workers > 1 or None).start()
         app[HANDOFF_SITE] = runner
-        logger.info("Internal handoff API on 127.0.0.1:%d%s", settings.handoff_port,
+        logger.info("Internal handoff API on %s:%d%s", settings.handoff_host, settings.handoff_port,
                     "" if settings.handoff_secret else " (no HANDOFF_SECRET: every call is refused)")
     else:
         logger.info("No HANDOFF_PORT: the internal handoff API is off (bot.run sets it)")
