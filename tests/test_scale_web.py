@@ -14,8 +14,8 @@ import os
 import secrets
 import signal
 import sys
-import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Dict
 
@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.supervisor import Supervisor, free_ports, http_get
 from knowledge import make_engine
 from support.handoff import HANDOFF_CONFIG, Console, Person, add_helper, new_sender, new_ticket, open_ticket, response_text
+from support.engines import fresh_database
 from support.prometheus import parse_exposition
 from support.rasa_standin import RasaStandIn
 from support.stack import REPO_ROOT, WEB_SECRET, restart
@@ -49,19 +50,6 @@ class Cluster:
         return self.settings[name].web_url
 
 
-def own_database(server_url: str, prefix: str) -> str:
-    """A fresh database on the session's PostgreSQL server (tickets of other modules stay out of its consoles)."""
-    import psycopg2
-
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    connection = psycopg2.connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    connection.close()
-    return f"{server_url.rsplit('/', 1)[0]}/{name}"
-
-
 def web_env(database_url: str, pubsub_url: str, rasa_url: str, metrics_dir: Path, **extra: str) -> dict:
     web_port, handoff_port = free_ports(2)
     return {"HOST": "127.0.0.1", "WEB_PORT": str(web_port), "HANDOFF_PORT": str(handoff_port),
@@ -73,7 +61,7 @@ def web_env(database_url: str, pubsub_url: str, rasa_url: str, metrics_dir: Path
 
 @pytest.fixture(scope="module")
 def cluster(postgres_url, redis_url, tmp_path_factory):
-    database_url = own_database(postgres_url, "scaleweb")
+    database_url = fresh_database(postgres_url, "scaleweb")
     rasa = RasaStandIn().start()
     logs = tmp_path_factory.mktemp("scale-web")
     supervisors, settings = {}, {}
@@ -178,6 +166,38 @@ async def test_two_helpers_on_two_processes_claim_the_same_ticket_exactly_one_wi
     finally:
         for console in consoles:
             await console.close()
+
+
+@pytest.mark.asyncio
+async def test_a_helper_whose_console_closes_on_one_process_stays_on_duty_with_one_open_on_the_other(cluster,
+                                                                                                   helpers):
+    consoles = [Console(cluster.url("a")), Console(cluster.url("b"))]
+    engine = make_engine(cluster.database_url)
+
+    def on_duty_until():
+        with Session(engine) as session:
+            return session.scalars(select(m.Helper.on_duty_until)
+                                   .where(m.Helper.username == helpers[0]["username"])).one()
+
+    async def wait(condition, what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, what
+            await asyncio.sleep(0.1)
+
+    try:
+        for console in consoles:
+            await console.login(helpers[0])
+            await console.connect()
+        before = on_duty_until()
+        await consoles[0].socket.close()  # process a marks the helper off duty; b, which has a console, renews it
+        await wait(lambda: (on_duty_until() or before) > before, "off duty although a console is open on b")
+        await consoles[1].socket.close()
+        await wait(lambda: on_duty_until() <= datetime.utcnow(), "still on duty without any console")
+    finally:
+        for console in consoles:
+            await console.close()
+        engine.dispose()
 
 
 @pytest.mark.asyncio

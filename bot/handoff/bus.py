@@ -126,6 +126,10 @@ class RedisBus:
             await self._client.close()
 
 
+async def _nothing(*_args) -> None:
+    return None
+
+
 def make_bus(pubsub_url: Optional[str]):
     return RedisBus(pubsub_url) if pubsub_url else LocalBus()
 
@@ -137,6 +141,8 @@ class LiveEvents:
         self.person_hub, self.console_hub = person_hub, console_hub
         self.bus = bus or LocalBus()
         self.on_error: Callable[[], None] = lambda: None  # counts failures (the web app's /metrics)
+        # A helper's console closed on some process: one still open elsewhere keeps them on duty (the runtime).
+        self.on_console_left: Callable[[int], Awaitable[None]] = _nothing
 
     async def start(self) -> None:
         await self.bus.start(self._deliver, self._gap)
@@ -161,6 +167,10 @@ class LiveEvents:
         await self._publish({"to": "console", "frame": frame, "queue": queue_code, "helper": helper_id,
                              "also": list(also)})
 
+    async def console_left(self, helper_id: int) -> None:
+        """After a process marked the helper off duty: a process where they still have a console says otherwise."""
+        await self._publish({"to": "presence", "helper": helper_id})
+
     async def _deliver(self, event: dict) -> None:
         try:
             if event.get("to") == "person":
@@ -169,6 +179,8 @@ class LiveEvents:
             elif event.get("to") == "console":
                 await self.console_hub.publish(event["frame"], event.get("queue"), event.get("helper"),
                                                also=event.get("also") or ())
+            elif event.get("to") == "presence":
+                await self.on_console_left(int(event["helper"]))
         except (KeyError, TypeError, ValueError):
             logger.warning("live event of an unknown shape dropped")
 

@@ -48,19 +48,19 @@ class IdleTimers:
 
     def arm(self, channel: str, sender: str, seconds: float) -> None:
         due = self.clock() + timedelta(seconds=seconds)
-        for _ in range(2):  # two processes arming the same person at once: the second one updates
+        for _ in range(2):  # two processes arming the same person at once: the loser updates
             with Session(self.engine) as session, session.begin():
                 done = session.execute(
                     update(m.IdleTimer).where(m.IdleTimer.channel == channel, m.IdleTimer.sender == sender)
                     .values(due_at=due, fired_at=None).execution_options(synchronize_session=False)).rowcount
-                if done:
-                    return
-                try:
-                    with session.begin_nested():
-                        session.add(m.IdleTimer(channel=channel, sender=sender, due_at=due))
-                    return
-                except IntegrityError:
-                    continue
+            if done:
+                return
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.add(m.IdleTimer(channel=channel, sender=sender, due_at=due))
+                return
+            except IntegrityError:
+                continue
 
     def disarm(self, channel: str, sender: str) -> None:
         with Session(self.engine) as session, session.begin():

@@ -78,6 +78,7 @@ class HandoffRuntime:
         self.console_hub = ConsoleHub()
         # Every push goes through it: to this process's sockets, or to every web process's (PUBSUB_URL).
         self.live = LiveEvents(self.person_hub, self.console_hub, bus)
+        self.live.on_console_left = self._console_left_elsewhere
         self.router = HandoffRouter(self.person_message)
         self.router.register("web", WebChannelSender(self.live.to_person))
         # Channels in other processes: derived by bot.run (e.g. WeChat in Rasa), overridden by handoff.yml.
@@ -111,6 +112,10 @@ class HandoffRuntime:
         await self.live.stop()
         await self.person_hub.close_all()
         await self.console_hub.close_all()
+
+    async def _console_left_elsewhere(self, helper_id: int) -> None:
+        if not self.stopping and self.console_hub.helper_connected(helper_id):
+            await self.db.set_on_duty(helper_id, self.config.on_duty_grace_seconds)
 
     async def _resume_loop(self) -> None:
         """Hand-backs whose Rasa call failed (Rasa restarting) are retried until Rasa confirms."""

@@ -93,6 +93,21 @@ def running_postgres(databases: tuple = ("assistant",)) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def fresh_database(server_url: str, prefix: str) -> str:
+    """A new, empty database on a running server (one per test module: its rows stay its own); its URL."""
+    import uuid
+
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    connection = psycopg2.connect(server_url)
+    connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    connection.close()
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"
+
+
 @contextmanager
 def running_redis(folder: Path) -> Iterator[str]:
     """A Redis server in `folder` with persistence off; yields its URL."""
