@@ -52,6 +52,16 @@ def test_a_timer_is_due_after_its_time_and_claimed_once(timers):
     assert [sender for sender, _ in store.due("web")] == ["p2"]
 
 
+def test_a_new_message_removes_only_a_timer_that_could_fire_during_its_turn(timers):
+    store, clock = timers
+    store.arm("web", "soon", 30)
+    store.arm("web", "later", 300)
+    store.disarm("web", "soon", within=120)
+    store.disarm("web", "later", within=120)  # the answer to this message re-arms it anyway
+    clock.now += timedelta(seconds=301)
+    assert [sender for sender, _ in store.due("web")] == ["later"]
+
+
 def test_of_many_claimants_at_once_exactly_one_wins(timers):
     store, clock = timers
     for index in range(10):

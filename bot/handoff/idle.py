@@ -36,6 +36,8 @@ POLL_SECONDS = 1.0
 # A due timer waits this long for the person's page to be open on some process (a restart, a reconnect).
 GRACE = timedelta(seconds=60)
 BATCH = 200
+# Longer than a turn takes (bot.clients.rasa.CHAT_TIMEOUT is 30 s) with some queueing before it.
+TURN_HORIZON = 120.0
 
 Key = Tuple[str, str]
 
@@ -62,9 +64,14 @@ class IdleTimers:
             except IntegrityError:
                 continue
 
-    def disarm(self, channel: str, sender: str) -> None:
+    def disarm(self, channel: str, sender: str, within: Optional[float] = None) -> None:
+        """Removes the timer; with `within`, only one due in that many seconds (one that could fire before the
+        turn under way re-arms it): most turns then change nothing, and commit nothing to the disk."""
+        query = delete(m.IdleTimer).where(m.IdleTimer.channel == channel, m.IdleTimer.sender == sender)
+        if within is not None:
+            query = query.where(m.IdleTimer.due_at <= self.clock() + timedelta(seconds=within))
         with Session(self.engine) as session, session.begin():
-            session.execute(delete(m.IdleTimer).where(m.IdleTimer.channel == channel, m.IdleTimer.sender == sender))
+            session.execute(query)
 
     def due(self, channel: str) -> List[Tuple[str, datetime]]:
         """(sender, due time) of the timers that are due and not yet claimed, oldest first."""
@@ -120,9 +127,10 @@ class IdleWatcher:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def touch(self, sender: str) -> None:
-        """The person wrote: they are not idle."""
+        """The person wrote: they are not idle. A timer due later than any turn can take stays: the bot's answer
+        re-arms it (answered), and one left after a failed turn asks about the earlier answer, as goodbye would."""
         if self.enabled:
-            await self.timers.disarm(CHANNEL, sender)
+            await self.timers.disarm(CHANNEL, sender, within=TURN_HORIZON)
 
     async def answered(self, sender: str, message: str) -> None:
         """The bot answered the person's message: start counting."""
