@@ -279,6 +279,8 @@ def main() -> int:
         f"  Helper console: {urls['console']} (accounts: python -m bot.console add-helper ...)\n"
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
+        + (f"  Web processes:  {settings.web_workers} on port {settings.web_port}, live events through PUBSUB_URL\n"
+           if settings.web_workers > 1 else "")
         + wechat_status(settings, urls)
         + hall_sample_notice(settings.project_dir)
         + ("  (listening on all network interfaces)\n" if wildcard else "")

@@ -156,7 +156,7 @@ class HandoffRuntime:
         message = await self.db.add_notice(info.id, text)
         await self.router.outgoing(info.channel, info.sender, message)
         await self.live.to_consoles({"type": "message", "ticket_id": info.id, "message": console_message(message)},
-                                       info.queue_code, info.helper_id)
+                                    info.queue_code, info.helper_id)
         return message
 
     async def push_positions(self, queue_codes: Iterable[Optional[str]]) -> None:
@@ -170,7 +170,7 @@ class HandoffRuntime:
 
     async def _publish_ticket(self, info: TicketInfo, new: bool = False, also: Iterable[int] = ()) -> None:
         await self.live.to_consoles({"type": "ticket", "ticket": ticket_frame(info, new=new)},
-                                       info.queue_code, info.helper_id, also=also)
+                                    info.queue_code, info.helper_id, also=also)
 
     # -- from the action server (internal API) ---------------------------------------------------
 
@@ -226,14 +226,14 @@ class HandoffRuntime:
                     "state": state}
         message = await self.db.add_person_message(info.id, text)
         await self.live.to_consoles({"type": "message", "ticket_id": info.id, "message": console_message(message)},
-                                       info.queue_code, info.helper_id)
+                                    info.queue_code, info.helper_id)
         return {"messages": [], "state": self.person_state(info)}
 
     async def person_typing(self, channel: str, sender: str) -> None:
         info = await self.db.routed_ticket(channel, sender)
         if info is not None and info.status == m.ACTIVE:
             await self.live.to_consoles({"type": "typing", "ticket_id": info.id, "who": "person"},
-                                           info.queue_code, info.helper_id)
+                                        info.queue_code, info.helper_id)
 
     # -- from a helper (console) -----------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class HandoffRuntime:
         message, info = await self.db.add_helper_message(ticket_id, helper, text)
         await self.router.outgoing(info.channel, info.sender, message)
         await self.live.to_consoles({"type": "message", "ticket_id": info.id, "message": console_message(message)},
-                                       info.queue_code, info.helper_id)
+                                    info.queue_code, info.helper_id)
         return message
 
     async def helper_typing(self, helper: HelperInfo, ticket_id: int) -> None:
@@ -320,7 +320,7 @@ class HandoffRuntime:
         note = await self.db.add_note(ticket_id, helper, text)
         info = await self.db.ticket(ticket_id)
         await self.live.to_consoles({"type": "note", "ticket_id": ticket_id, "note": note_frame(note)},
-                                       info.queue_code, info.helper_id)
+                                    info.queue_code, info.helper_id)
         return note
 
     # -- back to the bot -------------------------------------------------------------------------
