@@ -47,6 +47,7 @@ class Metrics:
         # name -> labels -> [bucket counts..., +Inf count, sum]
         self.histograms: Dict[str, Dict[Labels, List[float]]] = {}
         self._written = 0.0
+        self._dirty = False
         self._load_own()
 
     # -- counting ----------------------------------------------------------------------------------
@@ -79,14 +80,26 @@ class Metrics:
                 "histograms": {n: [[list(k), v] for k, v in s.items()] for n, s in self.histograms.items()}}
 
     def _maybe_write(self) -> None:
+        self._dirty = True
         if self.clock() - self._written >= WRITE_EVERY:
             self.write()
+
+    async def keep_written(self) -> None:
+        """Run as a task: what changed since the last write reaches the file within WRITE_EVERY seconds."""
+        import asyncio
+
+        self.write()  # at once: the others count this process from now on
+        while True:
+            await asyncio.sleep(WRITE_EVERY)
+            if self._dirty:
+                self.write()
 
     def write(self) -> None:
         path = self._path(self.worker)
         if path is None:
             return
         self._written = self.clock()
+        self._dirty = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")

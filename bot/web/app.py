@@ -1,6 +1,7 @@
 """Application factory for the citizen web page."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Optional
@@ -20,6 +21,7 @@ from bot.clients.rasa import CHAT_TIMEOUT, RasaClient, TurnGate
 from .routes import setup_routes
 
 logger = logging.getLogger(__name__)
+METRICS_TASK = web.AppKey("metrics_task", asyncio.Task)
 
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -95,6 +97,8 @@ async def _on_startup(app: web.Application) -> None:
     app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token,
                            TurnGate(in_flight=settings.rasa_in_flight, waiting=settings.rasa_queue_limit))
     logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
+    if settings.web_workers > 1:  # the other workers read this one's counters from its file
+        app[METRICS_TASK] = asyncio.get_running_loop().create_task(app[METRICS].keep_written())
     await _start_handoff(app)
 
 
@@ -172,6 +176,9 @@ async def _on_shutdown(app: web.Application) -> None:
 
 
 async def _on_cleanup(app: web.Application) -> None:
+    task = app.get(METRICS_TASK)
+    if task is not None:
+        task.cancel()
     runner = app.get(HANDOFF_SITE)
     if runner is not None:
         await runner.cleanup()
