@@ -203,5 +203,8 @@ def _dumps(value) -> str:
 
 async def healthz(request: web.Request) -> web.Response:
     rasa_up = await request.app[keys.RASA].is_up()
-    # The worker's number: with SO_REUSEPORT the supervisor needs to know which process answered its probe.
-    return web.json_response({"web": "ok", "rasa": "ok" if rasa_up else "down", "worker": request.app[keys.WORKER]})
+    status = {"web": "ok", "rasa": "ok" if rasa_up else "down"}
+    if request.app[keys.SETTINGS].web_workers > 1:
+        # Its number: with SO_REUSEPORT the supervisor needs to know which process answered its probe.
+        status["worker"] = request.app[keys.WORKER]
+    return web.json_response(status)
