@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.supervisor import Supervisor, free_ports, http_get
 from knowledge import make_engine
 from support.handoff import HANDOFF_CONFIG, Console, Person, add_helper, new_sender, new_ticket, open_ticket, response_text
-from support.engines import fresh_database
+from support.engines import fresh_database, running_redis
 from support.prometheus import parse_exposition
 from support.rasa_standin import RasaStandIn
 from support.stack import REPO_ROOT, WEB_SECRET, restart
@@ -292,6 +292,48 @@ async def test_web_workers_share_one_port_and_the_supervisor_restarts_a_dead_one
         assert supervisor.service("web").running() and dead.running()
     finally:
         supervisor.stop()
+
+
+@pytest.mark.asyncio
+async def test_when_redis_goes_away_sockets_are_closed_to_catch_up_and_live_events_resume_with_it(
+        cluster, helpers, tmp_path):
+    import redis
+
+    loop = asyncio.get_running_loop()
+    port = free_ports(1)[0]
+    redis_server = running_redis(tmp_path / "redis", port)
+    redis_url = redis_server.__enter__()
+    s = Settings.from_env(web_env(cluster.database_url, redis_url, cluster.rasa.url, tmp_path / "metrics",
+                                  LOG_DIR=str(tmp_path)))
+    supervisor = Supervisor(web_services(s, sys.executable)[:1], REPO_ROOT, startup_timeout=60)
+    supervisor.start_all(s.child_env(os.environ))
+    console, person = Console(s.web_url), Person(s.web_url)
+    try:
+        await console.login(helpers[1])
+        board, page = await console.connect(), await person.connect()
+        redis_server.__exit__(None, None, None)  # Redis stops: frames published meanwhile would be lost
+        await asyncio.wait_for(board.closed.wait(), 15)  # so the process closes its sockets: clients reconnect
+        await asyncio.wait_for(page.closed.wait(), 15)
+        redis_server = running_redis(tmp_path / "redis", port)
+        redis_server.__enter__()
+        probe = redis.Redis.from_url(redis_url)
+        deadline = loop.time() + 30
+        while dict(probe.pubsub_numsub("shenqian:live")).get(b"shenqian:live", 0) < 1:  # subscribed again
+            assert loop.time() < deadline, "the web process did not subscribe again"
+            await asyncio.sleep(0.2)
+        probe.close()
+        board = await console.connect()
+        await open_ticket(s, person.sender)
+        await board.wait_for(lambda f: new_ticket(f, person))  # live again
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{s.web_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as r:
+                errors = parse_exposition(await r.text())["assistant_errors_total"]["samples"]
+        assert errors[("assistant_errors_total", (("kind", "live_events"),))] >= 1
+    finally:
+        await person.close()
+        await console.close()
+        supervisor.stop()
+        redis_server.__exit__(None, None, None)
 
 
 def test_settings_refuse_several_web_processes_without_pubsub():

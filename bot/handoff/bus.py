@@ -72,13 +72,17 @@ class RedisBus:
 
     async def _subscribe(self):
         pubsub = self._client.pubsub(ignore_subscribe_messages=False)
-        await pubsub.subscribe(self.channel)
-        while True:  # the confirmation: from here on, every publication reaches us
-            message = await pubsub.get_message(timeout=5.0)
-            if message is None:
-                raise ConnectionError("no subscription confirmation from Redis")
-            if message["type"] == "subscribe":
-                return pubsub
+        try:
+            await pubsub.subscribe(self.channel)
+            while True:  # the confirmation: from here on, every publication reaches us
+                message = await pubsub.get_message(timeout=5.0)
+                if message is None:
+                    raise ConnectionError("no subscription confirmation from Redis")
+                if message["type"] == "subscribe":
+                    return pubsub
+        except BaseException:
+            await pubsub.close()
+            raise
 
     async def _listen(self, pubsub, handler: Handler, on_gap: Gap) -> None:
         delay = RECONNECT_FIRST
@@ -88,21 +92,21 @@ class RedisBus:
                     pubsub = await self._subscribe()
                     delay = RECONNECT_FIRST
                     logger.info("live events: subscribed to Redis again")
+                    await on_gap()  # clients that reconnected during the outage missed frames too
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:
                 if pubsub is not None:
                     await pubsub.close()
                 raise
             except Exception as exc:  # Redis gone or restarted
-                logger.warning("live events: Redis subscription lost (%s); reconnecting in %.1f s",
-                               type(exc).__name__, delay)
                 if pubsub is not None:
+                    logger.warning("live events: Redis subscription lost (%s); reconnecting", type(exc).__name__)
                     try:
                         await pubsub.close()
                     except Exception:
                         pass
                     pubsub = None
-                await on_gap()  # frames may have been missed: clients reconnect and catch up from SQL
+                    await on_gap()  # frames may have been missed: clients reconnect and catch up from SQL
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX)
                 continue

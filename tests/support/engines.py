@@ -12,7 +12,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 from bot.supervisor import free_ports
 
@@ -109,13 +109,13 @@ def fresh_database(server_url: str, prefix: str) -> str:
 
 
 @contextmanager
-def running_redis(folder: Path) -> Iterator[str]:
-    """A Redis server in `folder` with persistence off; yields its URL."""
+def running_redis(folder: Path, port: Optional[int] = None) -> Iterator[str]:
+    """A Redis server in `folder` with persistence off (on `port`, to start one again where it was); its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("Redis is not installed: apt-get install redis-server (see .ci/run)")
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_ports(1)[0]
+    port = port or free_ports(1)[0]
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
                                 "--save", "", "--appendonly", "no"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
