@@ -37,6 +37,7 @@ class LocalBus:
     """One process: a publication is delivered at once."""
 
     name = "in-process"
+    shared = False  # the only process: what it pushed is all that was pushed
 
     def __init__(self) -> None:
         self._handler: Optional[Handler] = None
@@ -56,6 +57,7 @@ class RedisBus:
     """Redis pub/sub (redis-py's asyncio client): one publishing connection, one subscribed connection."""
 
     name = "redis"
+    shared = True
 
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
         self.url, self.channel = url, channel

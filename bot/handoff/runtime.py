@@ -160,11 +160,12 @@ class HandoffRuntime:
         return message
 
     async def push_positions(self, queue_codes: Iterable[Optional[str]]) -> None:
-        """Tell every live waiting person whose position or estimate changed."""
+        """Tell every live waiting person whose position or estimate changed. With several web processes this
+        one does not know what the others pushed last, so it tells everyone waiting in the queue."""
         for code in {c for c in queue_codes if c}:
             for info in await self.db.waiting_positions(code):
                 now = (info.position, info.minutes)
-                if self._pushed_positions.get(info.id) != now:
+                if self._pushed_positions.get(info.id) != now or self.live.bus.shared:
                     self._pushed_positions[info.id] = now
                     await self._push_state(info)
 
