@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, List, Optional
 
 from bot.settings import Settings, SettingsError
 from bot.supervisor import (HEALTH_POLL_SECONDS, Service, StackError, StackInterrupted, Supervisor, answers_200,
@@ -40,6 +40,35 @@ def _web_ok(status_body: Optional[tuple]) -> bool:
         return json.loads(status_body[1]).get("web") == "ok"
     except ValueError:
         return False
+
+
+def _web_worker_ok(worker: int) -> Callable[[Optional[tuple]], bool]:
+    """Healthy when this worker answers: with SO_REUSEPORT any worker may take the probe, so it names itself."""
+    def healthy(status_body: Optional[tuple]) -> bool:
+        if not _web_ok(status_body):
+            return False
+        return json.loads(status_body[1]).get("worker", 0) == worker
+    return healthy
+
+
+def web_services(s: Settings, python: str) -> List[Service]:
+    """WEB_WORKERS web processes sharing WEB_PORT and the handoff port (SO_REUSEPORT: the kernel spreads the
+    connections, so one address serves citizens, consoles and the action server, with or without a proxy in
+    front). Live events cross processes through PUBSUB_URL; each restarts on its own, keeping its number."""
+    return [Service(
+        name="web" if worker == 0 else f"web-{worker + 1}",
+        title="web server" if s.web_workers == 1 else f"web server {worker + 1}",
+        argv=[python, "-m", "bot.web", "--worker", str(worker)],
+        bind_host=s.host,
+        port=s.web_port,
+        health_url=f"{s.web_url}/healthz",
+        healthy=_web_worker_ok(worker),
+        log_path=s.log_dir / ("web.log" if worker == 0 else f"web-{worker + 1}.log"),
+    ) for worker in range(s.web_workers)]
+
+
+def _kind(service_name: str) -> str:
+    return service_name.split("-")[0]  # "web-2" is a web server like "web"
 
 
 class Stack(Supervisor):
@@ -96,16 +125,7 @@ class Stack(Supervisor):
                 healthy=_rasa_model_loaded,
                 log_path=log / "rasa.log",
             ),
-            Service(
-                name="web",
-                title="web server",
-                argv=[python, "-m", "bot.web"],
-                bind_host=s.host,
-                port=s.web_port,
-                health_url=f"{s.web_url}/healthz",
-                healthy=_web_ok,
-                log_path=log / "web.log",
-            ),
+            *web_services(s, python),
         ]
         super().__init__(services, s.project_dir, settings.startup_timeout if startup_timeout is None
                          else startup_timeout, stop_grace)
@@ -114,7 +134,7 @@ class Stack(Supervisor):
 
     def _preflight(self) -> None:
         s = self.settings
-        ports = [svc.port for svc in self.services] + [s.handoff_port]
+        ports = list({_kind(svc.name): svc.port for svc in self.services}.values()) + [s.handoff_port]
         if len(set(ports)) != len(ports):
             raise StackError(f"RASA_PORT, ACTION_PORT, WEB_PORT and HANDOFF_PORT must differ, got {ports}")
         if not s.model_dir.is_dir() or not any(s.model_dir.glob("*.tar.gz")):
@@ -124,7 +144,7 @@ class Stack(Supervisor):
                 raise StackError(f"{s.project_dir / name} is missing.")
         for svc in self.services:
             if not port_is_free(svc.bind_host, svc.port):
-                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "web": "WEB_PORT"}[svc.name]
+                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "web": "WEB_PORT"}[_kind(svc.name)]
                 raise StackError(
                     f"Port {svc.port} for the {svc.title} is already in use. "
                     f"Stop whatever uses it or choose another port with {variable}=..."
@@ -259,6 +279,8 @@ def main() -> int:
         f"  Helper console: {urls['console']} (accounts: python -m bot.console add-helper ...)\n"
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
+        + (f"  Web processes:  {settings.web_workers} on port {settings.web_port}, live events through PUBSUB_URL\n"
+           if settings.web_workers > 1 else "")
         + wechat_status(settings, urls)
         + hall_sample_notice(settings.project_dir)
         + ("  (listening on all network interfaces)\n" if wildcard else "")

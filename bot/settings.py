@@ -101,6 +101,16 @@ def text(env: Mapping[str, str], name: str, default: Optional[str] = "") -> Opti
     return _raw(env, name) or default
 
 
+def redis_url(env: Mapping[str, str], name: str) -> Optional[str]:
+    """A Redis address (redis://, rediss:// or unix://), or None when unset."""
+    raw = _raw(env, name)
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")) or any(ch.isspace() for ch in raw):
+        raise SettingsError(f"{name} must be a Redis URL such as redis://127.0.0.1:6379/0, got a value of another kind")
+    return raw
+
+
 # ---- WeChat (公众号) --------------------------------------------------------------------------------------------
 # From environment variables, never from credentials.yml (Rasa fails on an unset ${VAR}).
 
@@ -240,6 +250,25 @@ class Settings:
     wechat: WeChatConfig = field(default_factory=WeChatConfig, repr=False)
     # The WECHAT_* variables that are set, passed on unchanged to the Rasa process, whose channel reads them.
     wechat_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # ---- scale-out of the web server ----
+    # Web processes on WEB_PORT (SO_REUSEPORT: the kernel spreads connections); more than one needs PUBSUB_URL,
+    # the Redis that carries live events between them (bot/handoff/bus.py). repr=False: it may hold a password.
+    web_workers: int = 1
+    pubsub_url: Optional[str] = field(default=None, repr=False)
+    # GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics answers 404 (off).
+    metrics_token: str = field(default="", repr=False)
+    # Each web process keeps its counters here too, so /metrics sums every process of the machine.
+    metrics_dir: Path = REPO_ROOT / "var" / "metrics"
+    # Several machines: the internal handoff API listens on HANDOFF_HOST (a private interface; 127.0.0.1 by
+    # default) and the action servers and Rasa's channels reach it at HANDOFF_URL (e.g. the web servers' proxy).
+    handoff_host: str = "127.0.0.1"
+    handoff_url_override: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.web_workers > 1 and not self.pubsub_url:
+            raise SettingsError(
+                f"WEB_WORKERS={self.web_workers} needs PUBSUB_URL (a Redis URL such as redis://127.0.0.1:6379/0): "
+                "pages and consoles on different web processes must see each other's live events")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -273,6 +302,12 @@ class Settings:
             hall_timezone=timezone(env, "HALL_TIMEZONE", d.hall_timezone),
             wechat=WeChatConfig.from_env(env),
             wechat_env=wechat_env(env),
+            web_workers=count(env, "WEB_WORKERS", d.web_workers),
+            pubsub_url=redis_url(env, "PUBSUB_URL"),
+            metrics_token=text(env, "METRICS_TOKEN"),
+            metrics_dir=path(env, "METRICS_DIR", d.metrics_dir),
+            handoff_host=text(env, "HANDOFF_HOST", d.handoff_host),
+            handoff_url_override=url(env, "HANDOFF_URL"),
         )
 
     @property
@@ -305,7 +340,9 @@ class Settings:
 
     @property
     def handoff_url(self) -> Optional[str]:
-        """The internal handoff API of the web server (always on the loopback interface)."""
+        """The internal handoff API of the web server (on the loopback interface unless HANDOFF_URL says)."""
+        if self.handoff_url_override:
+            return self.handoff_url_override
         return f"http://127.0.0.1:{self.handoff_port}" if self.handoff_port else None
 
     @property
@@ -372,4 +409,13 @@ class Settings:
         if self.handoff_database_url:
             env["HANDOFF_DATABASE_URL"] = self.handoff_database_url
         env.update(self.wechat_env)
+        env["WEB_WORKERS"] = str(self.web_workers)
+        env["METRICS_DIR"] = str(self.metrics_dir)
+        if self.pubsub_url:
+            env["PUBSUB_URL"] = self.pubsub_url
+        if self.metrics_token:
+            env["METRICS_TOKEN"] = self.metrics_token
+        env["HANDOFF_HOST"] = self.handoff_host
+        if self.handoff_url_override:
+            env["HANDOFF_URL"] = self.handoff_url_override
         return env

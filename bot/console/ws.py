@@ -69,6 +69,7 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
         if not runtime.stopping and not runtime.console_hub.helper_connected(helper.id):
             try:
                 await runtime.db.set_on_duty(helper.id, None)
+                await runtime.live.console_left(helper.id)  # still on duty if a console is open on another process
             except Exception:
                 logger.exception("could not mark helper %s off duty", helper.id)
     return ws

@@ -6,6 +6,8 @@ and, for complaints, by the action server itself, so a complaint is stored even 
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Callable, List, Optional
@@ -22,6 +24,7 @@ REFERENCE_PREFIX = "BBCS"
 KINDS = (m.BOT_KIND, m.HUMAN_KIND)
 MAX_COMMENT = 1000
 MAX_DETAIL = 4000
+COMPLAINT_ATTEMPTS = 64
 
 
 def _utcnow() -> datetime:
@@ -151,7 +154,11 @@ class FeedbackStore:
             raise FeedbackError("incomplete")
         now = self.clock()
         day = now.replace(tzinfo=timezone.utc).astimezone(self.tz).strftime("%Y%m%d")
-        for _ in range(8):
+        # Each round one of the writers racing for a number wins: enough rounds for that many at once (several
+        # web and action processes on PostgreSQL), with a little jitter so that losers do not collide again.
+        for attempt in range(COMPLAINT_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.005 * min(attempt, 10)))
             try:
                 with Session(self.engine) as session, session.begin():
                     seq = int(session.scalar(select(func.max(m.Complaint.seq)).where(m.Complaint.day == day)) or 0) + 1

@@ -1,4 +1,5 @@
-"""In-process fan-out of live events to WebSockets: people's pages and helpers' consoles.
+"""In-process fan-out of live events to WebSockets: people's pages and helpers' consoles (fed by
+bot/handoff/bus.py, which carries the events between web processes).
 
 Only a speed-up: everything pushed here is also in SQL, and every client catches up from SQL when it
 (re)connects, so a frame lost with a dying connection or a restarted process loses nothing.
@@ -65,6 +66,9 @@ class PersonHub:
     def connected(self, key: Tuple[str, str]) -> bool:
         return bool(self._sockets.get(key))
 
+    def count(self) -> int:
+        return sum(len(sockets) for sockets in self._sockets.values())
+
     async def send(self, key: Tuple[str, str], frame: dict) -> int:
         sockets = list(self._sockets.get(key, ()))
         if not sockets:
@@ -90,6 +94,9 @@ class ConsoleHub:
 
     def remove(self, ws: web.WebSocketResponse) -> None:
         self._clients.pop(ws, None)
+
+    def count(self) -> int:
+        return len(self._clients)
 
     def helper_connected(self, helper_id: int) -> bool:
         return any(h.id == helper_id for h in self._clients.values())

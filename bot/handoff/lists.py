@@ -5,7 +5,7 @@ import logging
 from dataclasses import replace
 from typing import Dict, List, Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from . import models as m
@@ -24,6 +24,15 @@ class ListsMixin:
         if helper.supervisor:
             return True
         return or_(m.Ticket.queue_code.in_(sorted(helper.queues)), m.Ticket.helper_id == helper.id)
+
+    def waiting_counts(self) -> Dict[str, int]:
+        """Tickets waiting for a helper, per queue code (every configured queue, 0 included): for /metrics."""
+        counts = {queue.code: 0 for queue in self.config.queues}
+        with Session(self.engine) as session:
+            rows = session.execute(select(m.Ticket.queue_code, func.count()).where(m.Ticket.status == m.WAITING)
+                                   .group_by(m.Ticket.queue_code))
+            counts.update({code: int(n) for code, n in rows})
+        return counts
 
     def lists(self, helper: HelperInfo) -> Dict[str, List[TicketInfo]]:
         now = self.clock()

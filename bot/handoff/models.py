@@ -172,3 +172,14 @@ class Complaint(Base):
     created_at = Column(DateTime, nullable=False)
 
     __table_args__ = (Index("uq_complaint_day_seq", "day", "seq", unique=True),)
+
+
+class IdleTimer(Base):
+    """When to ask a quiet person for a 好差评 rating: in SQL, so a web process restart forgets nothing and
+    exactly one of several web processes asks (it claims the row: UPDATE ... WHERE fired_at IS NULL)."""
+
+    __tablename__ = "rating_idle_timer"
+    channel = Column(String(32), primary_key=True)
+    sender = Column(String(128), primary_key=True)
+    due_at = Column(DateTime, nullable=False, index=True)
+    fired_at = Column(DateTime)  # set by the process that asks; the row goes when the person writes again

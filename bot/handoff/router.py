@@ -12,12 +12,11 @@ bot.run, or configured in handoff.yml).
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable, Dict, Optional, Protocol
+from typing import Awaitable, Callable, Dict, Optional, Protocol, Tuple
 
 from bot.clients.handoff import HandoffClient, HandoffUnavailable
 from bot.privacy import mask_personal_data
 
-from .hub import PersonHub
 from .records import MessageInfo
 
 # (channel, sender, text) -> None when the bot should answer, else what to reply at once.
@@ -54,17 +53,17 @@ def message_frame(message: MessageInfo) -> dict:
 class WebChannelSender:
     channel = "web"
 
-    def __init__(self, hub: PersonHub):
-        self.hub = hub
+    def __init__(self, send: Callable[[Tuple[str, str], dict], Awaitable[None]]):
+        self.send = send  # LiveEvents.to_person: the page may be open on any web process
 
     async def deliver(self, sender: str, message: MessageInfo) -> None:
-        await self.hub.send((self.channel, sender), message_frame(message))
+        await self.send((self.channel, sender), message_frame(message))
 
     async def state(self, sender: str, state: Optional[dict]) -> None:
-        await self.hub.send((self.channel, sender), {"type": "state", "handoff": state})
+        await self.send((self.channel, sender), {"type": "state", "handoff": state})
 
     async def typing(self, sender: str) -> None:
-        await self.hub.send((self.channel, sender), {"type": "typing"})
+        await self.send((self.channel, sender), {"type": "typing"})
 
 
 class HttpChannelSender:

@@ -14,6 +14,7 @@ from bot.privacy import mask_personal_data
 from bot.texts import DomainTexts
 
 from . import models as m
+from .bus import LiveEvents
 from .hub import ConsoleHub, PersonHub
 from .router import HandoffRouter, HttpChannelSender, WebChannelSender, message_frame
 from bot.limits import clean_text
@@ -66,7 +67,7 @@ def note_frame(note: NoteInfo) -> dict:
 class HandoffRuntime:
     def __init__(self, service: HandoffService, texts: DomainTexts, rasa: Optional[RasaClient],
                  handoff_client: Optional[HandoffClient] = None, channel_urls: Optional[Dict[str, str]] = None,
-                 sql: Optional[SqlThread] = None):
+                 sql: Optional[SqlThread] = None, bus=None):
         self.service = service
         # Every SQL call of this process goes through the one SQL thread (bot/handoff/sql.py).
         self.db = (sql or SqlThread()).wrap(service)
@@ -75,8 +76,11 @@ class HandoffRuntime:
         self.rasa = rasa
         self.person_hub = PersonHub()
         self.console_hub = ConsoleHub()
+        # Every push goes through it: to this process's sockets, or to every web process's (PUBSUB_URL).
+        self.live = LiveEvents(self.person_hub, self.console_hub, bus)
+        self.live.on_console_left = self._console_left_elsewhere
         self.router = HandoffRouter(self.person_message)
-        self.router.register("web", WebChannelSender(self.person_hub))
+        self.router.register("web", WebChannelSender(self.live.to_person))
         # Channels in other processes: derived by bot.run (e.g. WeChat in Rasa), overridden by handoff.yml.
         urls = dict(channel_urls or {})
         urls.update({name: options.get("deliver_url") for name, options in self.config.channels.items()})
@@ -91,7 +95,8 @@ class HandoffRuntime:
 
     # -- life cycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self.live.start()
         self._task = asyncio.get_running_loop().create_task(self._resume_loop())
 
     async def stop(self) -> None:
@@ -104,8 +109,13 @@ class HandoffRuntime:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        await self.live.stop()
         await self.person_hub.close_all()
         await self.console_hub.close_all()
+
+    async def _console_left_elsewhere(self, helper_id: int) -> None:
+        if not self.stopping and self.console_hub.helper_connected(helper_id):
+            await self.db.set_on_duty(helper_id, self.config.on_duty_grace_seconds)
 
     async def _resume_loop(self) -> None:
         """Hand-backs whose Rasa call failed (Rasa restarting) are retried until Rasa confirms."""
@@ -145,22 +155,23 @@ class HandoffRuntime:
             return None
         message = await self.db.add_notice(info.id, text)
         await self.router.outgoing(info.channel, info.sender, message)
-        await self.console_hub.publish({"type": "message", "ticket_id": info.id, "message": console_message(message)},
-                                       info.queue_code, info.helper_id)
+        await self.live.to_consoles({"type": "message", "ticket_id": info.id, "message": console_message(message)},
+                                    info.queue_code, info.helper_id)
         return message
 
     async def push_positions(self, queue_codes: Iterable[Optional[str]]) -> None:
-        """Tell every live waiting person whose position or estimate changed."""
+        """Tell every live waiting person whose position or estimate changed. With several web processes this
+        one does not know what the others pushed last, so it tells everyone waiting in the queue."""
         for code in {c for c in queue_codes if c}:
             for info in await self.db.waiting_positions(code):
                 now = (info.position, info.minutes)
-                if self._pushed_positions.get(info.id) != now:
+                if self._pushed_positions.get(info.id) != now or self.live.bus.shared:
                     self._pushed_positions[info.id] = now
                     await self._push_state(info)
 
     async def _publish_ticket(self, info: TicketInfo, new: bool = False, also: Iterable[int] = ()) -> None:
-        await self.console_hub.publish({"type": "ticket", "ticket": ticket_frame(info, new=new)},
-                                       info.queue_code, info.helper_id, also=also)
+        await self.live.to_consoles({"type": "ticket", "ticket": ticket_frame(info, new=new)},
+                                    info.queue_code, info.helper_id, also=also)
 
     # -- from the action server (internal API) ---------------------------------------------------
 
@@ -215,23 +226,23 @@ class HandoffRuntime:
             return {"messages": [{"text": state["text"], "buttons": [], "image": None}] if state else [],
                     "state": state}
         message = await self.db.add_person_message(info.id, text)
-        await self.console_hub.publish({"type": "message", "ticket_id": info.id, "message": console_message(message)},
-                                       info.queue_code, info.helper_id)
+        await self.live.to_consoles({"type": "message", "ticket_id": info.id, "message": console_message(message)},
+                                    info.queue_code, info.helper_id)
         return {"messages": [], "state": self.person_state(info)}
 
     async def person_typing(self, channel: str, sender: str) -> None:
         info = await self.db.routed_ticket(channel, sender)
         if info is not None and info.status == m.ACTIVE:
-            await self.console_hub.publish({"type": "typing", "ticket_id": info.id, "who": "person"},
-                                           info.queue_code, info.helper_id)
+            await self.live.to_consoles({"type": "typing", "ticket_id": info.id, "who": "person"},
+                                        info.queue_code, info.helper_id)
 
     # -- from a helper (console) -----------------------------------------------------------------
 
     async def helper_message(self, helper: HelperInfo, ticket_id: int, text: str) -> MessageInfo:
         message, info = await self.db.add_helper_message(ticket_id, helper, text)
         await self.router.outgoing(info.channel, info.sender, message)
-        await self.console_hub.publish({"type": "message", "ticket_id": info.id, "message": console_message(message)},
-                                       info.queue_code, info.helper_id)
+        await self.live.to_consoles({"type": "message", "ticket_id": info.id, "message": console_message(message)},
+                                    info.queue_code, info.helper_id)
         return message
 
     async def helper_typing(self, helper: HelperInfo, ticket_id: int) -> None:
@@ -309,8 +320,8 @@ class HandoffRuntime:
     async def add_note(self, helper: HelperInfo, ticket_id: int, text: str) -> NoteInfo:
         note = await self.db.add_note(ticket_id, helper, text)
         info = await self.db.ticket(ticket_id)
-        await self.console_hub.publish({"type": "note", "ticket_id": ticket_id, "note": note_frame(note)},
-                                       info.queue_code, info.helper_id)
+        await self.live.to_consoles({"type": "note", "ticket_id": ticket_id, "note": note_frame(note)},
+                                    info.queue_code, info.helper_id)
         return note
 
     # -- back to the bot -------------------------------------------------------------------------

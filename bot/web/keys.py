@@ -60,6 +60,9 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 # The handoff (帮办代办) inside this process: bot.handoff.runtime.HandoffRuntime.
 HANDOFF = web.AppKey("handoff", object)
 HANDOFF_SITE = web.AppKey("handoff_site", object)
+# This process's number among WEB_WORKERS, and its counters (bot/metrics.py) for GET /metrics.
+WORKER = web.AppKey("worker", int)
+METRICS = web.AppKey("metrics", object)
 
 
 def domain_messages(texts: DomainTexts, response: str, **values) -> list:

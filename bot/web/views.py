@@ -84,18 +84,21 @@ async def chat(request: web.Request) -> web.Response:
     message, was_cut = cut_message(message, MESSAGE_MAX_CHARS)
 
     started = time.monotonic()
+    metrics = request.app[keys.METRICS]
     handoff = request.app.get(keys.HANDOFF)
     idle = handoff.idle if handoff is not None else None
     if idle is not None:
-        idle.touch(sender)
+        await idle.touch(sender)
     if handoff is not None:
         # While the person has an open ticket, their messages go to the helper and the bot stays silent.
         try:
             handled = await handoff.router.incoming("web", sender, message)
         except Exception:
             logger.exception("handoff routing failed for sender %s; the bot answers", mask_personal_data(sender))
+            metrics.inc("assistant_errors_total", kind="handoff_routing")
             handled = None
         if handled is not None:
+            metrics.inc("assistant_turns_total", outcome="to_helper")
             logger.info("turn sender=%s routed to a helper ms=%d", mask_personal_data(sender),
                         (time.monotonic() - started) * 1000)
             return web.json_response({"messages": handled["messages"], "handoff": handled["state"]})
@@ -103,10 +106,13 @@ async def chat(request: web.Request) -> web.Response:
         messages = await request.app[keys.RASA].send(sender, message)
     except RasaBusy as exc:
         logger.warning("Rasa busy, turn of %s refused: %s", mask_personal_data(sender), exc)
+        metrics.inc("assistant_turns_total", outcome="busy")
         return web.json_response({"error": "busy", "messages": keys.domain_messages(request.app[keys.TEXTS],
                                                                                     "utter_busy")}, status=503)
     except RasaUnavailable as exc:
         logger.error("Rasa unavailable for sender %s: %s", mask_personal_data(sender), mask_personal_data(str(exc)))
+        metrics.inc("assistant_turns_total", outcome="unavailable")
+        metrics.inc("assistant_errors_total", kind="rasa_unavailable")
         return web.json_response(
             {
                 "error": "service_unavailable",
@@ -114,12 +120,14 @@ async def chat(request: web.Request) -> web.Response:
             },
             status=503,
         )
+    metrics.observe("assistant_turn_seconds", time.monotonic() - started)
+    metrics.inc("assistant_turns_total", outcome="answered" if messages else "empty")
     if not messages:
         # Rasa answers 200 with nothing when an action failed: never leave the person in silence.
         logger.warning("empty reply from Rasa for sender %s", mask_personal_data(sender))
         messages = keys.domain_messages(request.app[keys.TEXTS], "utter_no_reply")
     elif idle is not None:
-        idle.answered(sender, message)
+        await idle.answered(sender, message)
     if was_cut:
         messages = _cut_notice(request.app[keys.TEXTS]) + messages
     # The message itself never goes to the log (personal data): its length says enough to debug.
@@ -195,4 +203,8 @@ def _dumps(value) -> str:
 
 async def healthz(request: web.Request) -> web.Response:
     rasa_up = await request.app[keys.RASA].is_up()
-    return web.json_response({"web": "ok", "rasa": "ok" if rasa_up else "down"})
+    status = {"web": "ok", "rasa": "ok" if rasa_up else "down"}
+    if request.app[keys.SETTINGS].web_workers > 1:
+        # Its number: with SO_REUSEPORT the supervisor needs to know which process answered its probe.
+        status["worker"] = request.app[keys.WORKER]
+    return web.json_response(status)

@@ -12,7 +12,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 from bot.supervisor import free_ports
 
@@ -93,14 +93,29 @@ def running_postgres(databases: tuple = ("assistant",)) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def fresh_database(server_url: str, prefix: str) -> str:
+    """A new, empty database on a running server (one per test module: its rows stay its own); its URL."""
+    import uuid
+
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    connection = psycopg2.connect(server_url)
+    connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    connection.close()
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"
+
+
 @contextmanager
-def running_redis(folder: Path) -> Iterator[str]:
-    """A Redis server in `folder` with persistence off; yields its URL."""
+def running_redis(folder: Path, port: Optional[int] = None) -> Iterator[str]:
+    """A Redis server in `folder` with persistence off (on `port`, to start one again where it was); its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("Redis is not installed: apt-get install redis-server (see .ci/run)")
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_ports(1)[0]
+    port = port or free_ports(1)[0]
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
                                 "--save", "", "--appendonly", "no"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
