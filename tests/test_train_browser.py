@@ -5,6 +5,8 @@ turned into a test, keys only. The web application runs in a thread of this proc
 files."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from bot.train.sample_trackers import SampleTurn as T
@@ -26,6 +28,20 @@ def web_url(tmp_path, catalog_database_url, free_ports):
         yield url, settings.project_dir
 
 
+@contextmanager
+def laptop_page(browser):
+    """A page on a laptop-sized screen and the script errors it reports."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        yield page, problems
+    finally:
+        context.close()
+
+
 def _log_in(page, url: str) -> None:
     page.goto(f"{url}/console/train")
     assert page.url.endswith("/console/login")
@@ -40,12 +56,7 @@ def _log_in(page, url: str) -> None:
 
 def test_label_a_message_by_keyboard(browser, web_url):
     url, project = web_url
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with laptop_page(browser) as (page, problems):
         _log_in(page, url)
         page.goto(f"{url}/console/train")
         assert "交社保的钱能退回来不" in page.inner_text("table.inbox")
@@ -62,8 +73,6 @@ def test_label_a_message_by_keyboard(browser, web_url):
         assert width <= 1366  # fits a laptop screen
         assert "    - 交社保的钱能退回来不\n" in (project / "data" / "nlu" / "aspects.yml").read_text(encoding="utf-8")
         assert problems == []
-    finally:
-        context.close()
 
 
 def _focused(page, script: str) -> None:
@@ -73,12 +82,7 @@ def _focused(page, script: str) -> None:
 def test_review_a_conversation_by_keyboard(browser, web_url):
     """Open the newest conversation from the list, tag it, mark it reviewed and turn it into a test, keys only."""
     url, project = web_url
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with laptop_page(browser) as (page, problems):
         _log_in(page, url)
         page.goto(f"{url}/console/train/conversations?fallback=1")
         assert "交社保的钱能退回来不" in page.inner_text("table.conversations")
@@ -114,5 +118,3 @@ def test_review_a_conversation_by_keyboard(browser, web_url):
         assert "还没有标为“目录里没有这个事项”的消息" in page.inner_text("main")
         assert page.evaluate("document.documentElement.scrollWidth") <= 1366
         assert problems == []
-    finally:
-        context.close()

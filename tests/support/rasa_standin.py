@@ -4,33 +4,29 @@ server on a free port in its own thread; it answers with the domain's own senten
 The real Rasa is covered by the stack tests (tests/support/stack.py)."""
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import Counter
 from typing import Dict, List
 
 from aiohttp import web
 
-from bot.supervisor import free_ports
 from support.handoff import response_text
+from support.threaded_server import ThreadedServer
 
 # What the triggered intents answer, as the real actions do.
 TRIGGERED = {"EXTERNAL_idle": "utter_ask_rating_idle", "EXTERNAL_handoff_returned": "utter_handoff_returned",
              "EXTERNAL_handoff_closed": "utter_handoff_closed_notice"}
 
 
-class RasaStandIn:
+class RasaStandIn(ThreadedServer):
     def __init__(self) -> None:
-        self.port = free_ports(1)[0]
+        super().__init__("rasa-standin")
         self.url = f"http://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self.turns: List[tuple] = []
         self.triggers: Counter = Counter()  # (sender, intent) -> calls
         self.paused: Dict[str, bool] = {}
         self.rating_asked: Dict[str, bool] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="rasa-standin", daemon=True)
-        self._runner = None
 
     async def _root(self, request: web.Request) -> web.Response:
         return web.Response(text="Hello from Rasa: 3.6 (stand-in)")
@@ -74,25 +70,9 @@ class RasaStandIn:
         with self._lock:
             return self.triggers[(sender, intent)]
 
-    def start(self) -> "RasaStandIn":
-        self._thread.start()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._root)
         app.router.add_post("/webhooks/rest/webhook", self._turn)
         app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         app.router.add_post("/conversations/{sender}/tracker/events", self._events)
         app.router.add_post("/conversations/{sender}/trigger_intent", self._trigger)
-
-        async def up():
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-        asyncio.run_coroutine_threadsafe(up(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)

@@ -2,7 +2,6 @@
 send them, and a local stand-in for WeChat's API (access token, 客服消息) that records what the channel sends."""
 from __future__ import annotations
 
-import asyncio
 import secrets
 import string
 import threading
@@ -17,9 +16,10 @@ from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.run import Stack, StackError, free_ports
+from bot.run import Stack, StackError
 from bot.settings import Settings
 from support.stack import rasa_api_params, stack_env
+from support.threaded_server import ThreadedServer
 
 TOKEN = "hallTestToken2026"
 APPID = "wx1234567890abcdef"
@@ -41,14 +41,14 @@ FAILURES = {
 }
 
 
-class WeChatStandIn:
+class WeChatStandIn(ThreadedServer):
     """WeChat's API on localhost, in its own thread: GET /cgi-bin/token, POST /cgi-bin/message/custom/send.
 
     It fails on demand: the next N sends (busy, token, http500, network), every send while `down`, or every send
     to one person with a permanent errcode (refuse)."""
 
     def __init__(self):
-        self.port = free_ports(1)[0]
+        super().__init__("wechat-standin")
         self.base_url = f"http://127.0.0.1:{self.port}/cgi-bin/"
         self.token_fetches = 0
         self.current_token: Optional[str] = None
@@ -59,9 +59,6 @@ class WeChatStandIn:
         self._failures: List[str] = []
         self._refused: dict = {}  # openid -> errcode
         self._changed = threading.Condition()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: Optional[web.AppRunner] = None
 
     async def _token(self, request: web.Request) -> web.Response:
         q = request.query
@@ -137,25 +134,9 @@ class WeChatStandIn:
                 self._changed.wait(left)
         return self.to(openid)
 
-    def start(self) -> "WeChatStandIn":
-        self._thread.start()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
-
-        async def up():
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-        asyncio.run_coroutine_threadsafe(up(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 @contextmanager
