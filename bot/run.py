@@ -15,8 +15,9 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
+from bot import endpoints, proxy
 from bot.settings import Settings, SettingsError
 from bot.supervisor import (HEALTH_POLL_SECONDS, Service, StackError, StackInterrupted, Supervisor, answers_200,
                             free_ports, port_is_free)
@@ -65,66 +66,90 @@ class Stack(Supervisor):
         self.python = python
         s = settings
         log = s.log_dir
-        services = [
-            Service(
-                name="actions",
-                title="action server",
-                argv=[python, "-m", "bot.action_server"],
-                bind_host=s.host,
-                port=s.action_port,
-                health_url=f"{s.action_url}/health",
-                healthy=answers_200,
-                log_path=log / "actions.log",
-            ),
-            Service(
-                name="rasa",
-                title="Rasa server",
+        services = [*self._action_services(), *self._rasa_services(), *self._proxy_services(),
+                    Service(
+                        name="web",
+                        title="web server",
+                        argv=[python, "-m", "bot.web"],
+                        bind_host=s.host,
+                        port=s.web_port,
+                        health_url=f"{s.web_url}/healthz",
+                        healthy=_web_ok,
+                        log_path=log / "web.log",
+                    )]
+        super().__init__(services, s.project_dir, settings.startup_timeout if startup_timeout is None
+                         else startup_timeout, stop_grace)
+
+    # -- the processes (ACTION_WORKERS action servers, RASA_WORKERS Rasa servers and their proxy) ---------
+
+    @staticmethod
+    def _numbered(name: str, index: int) -> str:
+        return name if index == 0 else f"{name}-{index + 1}"  # "rasa", "rasa-2", ...
+
+    def _action_services(self) -> List[Service]:
+        # All on ACTION_PORT (SO_REUSEPORT, bot/action_server.py): Rasa's one action URL reaches any of them.
+        s = self.settings
+        return [Service(name=self._numbered("actions", i), title=self._numbered("action server", i),
+                        argv=[self.python, "-m", "bot.action_server"], bind_host=s.host, port=s.action_port,
+                        health_url=f"{s.action_url}/health", healthy=answers_200,
+                        log_path=s.log_dir / f"{self._numbered('actions', i)}.log")
+                for i in range(s.action_workers)]
+
+    def _rasa_services(self) -> List[Service]:
+        s = self.settings
+        services = []
+        for i, rasa_port in enumerate(s.rasa_worker_ports):
+            name = self._numbered("rasa", i)
+            services.append(Service(
+                name=name,
+                title=self._numbered("Rasa server", i),
                 argv=[
-                    python, "-m", "rasa", "run",
+                    self.python, "-m", "rasa", "run",
                     "--enable-api",
                     "--auth-token", s.rasa_token,
                     "--cors", "*",
                     "--interface", s.host,
-                    "--port", str(s.rasa_port),
+                    "--port", str(rasa_port),
                     "--model", str(s.model_dir),
                     "--credentials", "credentials.yml",
-                    "--endpoints", "endpoints.yml",
+                    "--endpoints", str(endpoints.target(s)),
                 ],
                 bind_host=s.host,
-                port=s.rasa_port,
-                health_url=f"http://{s.connect_host}:{s.rasa_port}/status?token={s.rasa_token}",
+                port=rasa_port,
+                health_url=f"http://{s.connect_host}:{rasa_port}/status?token={s.rasa_token}",
                 healthy=_rasa_model_loaded,
-                log_path=log / "rasa.log",
-            ),
-            Service(
-                name="web",
-                title="web server",
-                argv=[python, "-m", "bot.web"],
-                bind_host=s.host,
-                port=s.web_port,
-                health_url=f"{s.web_url}/healthz",
-                healthy=_web_ok,
-                log_path=log / "web.log",
-            ),
-        ]
-        super().__init__(services, s.project_dir, settings.startup_timeout if startup_timeout is None
-                         else startup_timeout, stop_grace)
+                log_path=s.log_dir / f"{name}.log",
+            ))
+        return services
+
+    def _proxy_services(self) -> List[Service]:
+        s = self.settings
+        if s.rasa_workers == 1:
+            return []
+        return [Service(name="proxy", title="proxy in front of Rasa (HAProxy)",
+                        argv=[proxy.haproxy_binary(), "-db", "-f", str(proxy.target(s))], bind_host=s.host,
+                        port=s.rasa_port, health_url=f"{s.rasa_url}/proxy-health", healthy=answers_200,
+                        log_path=s.log_dir / "proxy.log")]
 
     # -- checks before starting -------------------------------------------------------------------
 
     def _preflight(self) -> None:
         s = self.settings
-        ports = [svc.port for svc in self.services] + [s.handoff_port]
+        ports = [s.action_port, s.rasa_port, *s.rasa_worker_ports[1:], s.web_port, s.handoff_port]
+        if s.rasa_workers > 1:
+            ports.append(s.rasa_worker_ports[0])
         if len(set(ports)) != len(ports):
-            raise StackError(f"RASA_PORT, ACTION_PORT, WEB_PORT and HANDOFF_PORT must differ, got {ports}")
+            raise StackError(f"RASA_PORT (and the RASA_WORKERS ports after it), ACTION_PORT, WEB_PORT and "
+                             f"HANDOFF_PORT must differ, got {ports}")
         if not s.model_dir.is_dir() or not any(s.model_dir.glob("*.tar.gz")):
             raise StackError(f"No trained model in {s.model_dir}. Train one first (make train).")
         for name in ("credentials.yml", "endpoints.yml", "domain.yml"):
             if not (s.project_dir / name).exists():
                 raise StackError(f"{s.project_dir / name} is missing.")
-        for svc in self.services:
+        for svc in {svc.port: svc for svc in self.services}.values():  # action servers share one port
             if not port_is_free(svc.bind_host, svc.port):
-                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "web": "WEB_PORT"}[svc.name]
+                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "proxy": "RASA_PORT",
+                            "web": "WEB_PORT"}[svc.name.split("-")[0]]
                 raise StackError(
                     f"Port {svc.port} for the {svc.title} is already in use. "
                     f"Stop whatever uses it or choose another port with {variable}=..."
@@ -139,9 +164,20 @@ class Stack(Supervisor):
         self._preflight()
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        endpoints.write(self.settings)
+        if self.settings.rasa_workers > 1:
+            proxy.write(self.settings)
         env = self.settings.child_env()
+        env.update(endpoints.process_env(self.settings))
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network calls from a government server
         self.start_all(env)
+        if self.settings.rasa_workers > 1:
+            # Once more: the proxy's checks see the Rasa processes a second or two after they are up.
+            try:
+                self.wait_service("proxy", timeout=30)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def __enter__(self) -> "Stack":

@@ -1,0 +1,97 @@
+"""Configuration of the scaled layout without servers: the endpoints file Rasa reads, the proxy's file HAProxy
+checks, the ring that routes our page's people, and the variables that choose them."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from bot import endpoints, proxy
+from bot.clients.ring import HashRing
+from bot.settings import Settings, SettingsError
+
+
+def read_endpoints(tmp_path, settings: Settings, name: str, **env):
+    from rasa.utils.endpoints import read_endpoint_config
+
+    path = tmp_path / "endpoints.yml"
+    path.write_text(endpoints.render(settings), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {"ACTION_ENDPOINT_URL": "http://127.0.0.1:1/webhook", "ACTION_TOKEN": "t", **env}.items():
+            patch.setenv(key, value)
+        return read_endpoint_config(str(path), name)
+
+
+def test_by_default_rasa_gets_todays_sqlite_tracker_store_and_no_lock_store(tmp_path):
+    settings = Settings.from_env({"TRACKER_DB": str(tmp_path / "t.sqlite3")})
+    assert settings.tracker_store_url == f"sqlite:///{tmp_path / 't.sqlite3'}"
+    assert settings.rasa_worker_ports == [5005] and settings.action_workers == 1
+    tracker = read_endpoints(tmp_path, settings, "tracker_store")
+    assert tracker.type == "SQL" and tracker.kwargs == {"dialect": "sqlite", "db": str(tmp_path / "t.sqlite3")}
+    assert read_endpoints(tmp_path, settings, "lock_store") is None
+    assert read_endpoints(tmp_path, settings, "action_endpoint").url == "http://127.0.0.1:1/webhook"
+
+
+def test_postgresql_and_redis_by_url_with_passwords_kept_out_of_the_file(tmp_path):
+    settings = Settings.from_env({"TRACKER_STORE_URL": "postgresql://rasa:s%40cret@db.internal:5433/trackers",
+                                  "LOCK_STORE_URL": "redis://:hush@cache.internal:6380/3"})
+    text = endpoints.render(settings)
+    assert "s@cret" not in text and "hush" not in text
+    secrets = endpoints.process_env(settings)
+    tracker = read_endpoints(tmp_path, settings, "tracker_store", **secrets)
+    assert (tracker.url, tracker.kwargs["dialect"], tracker.kwargs["port"], tracker.kwargs["db"],
+            tracker.kwargs["username"], tracker.kwargs["password"]) == (
+        "db.internal", "postgresql", 5433, "trackers", "rasa", "s@cret")
+    lock = read_endpoints(tmp_path, settings, "lock_store", **secrets)
+    assert (lock.type, lock.url, lock.kwargs["port"], lock.kwargs["db"], lock.kwargs["password"]) == (
+        "redis", "cache.internal", 6380, 3, "hush")
+    assert settings.child_env({})["TICKET_LOCK_LIFETIME"] == "15"
+
+
+@pytest.mark.parametrize("name, value", [("TRACKER_STORE_URL", "mysql://u:pw@h/db"),
+                                         ("LOCK_STORE_URL", "http://cache:6379"),
+                                         ("RASA_WORKERS", "0"), ("ACTION_WORKERS", "many")])
+def test_a_wrong_scale_variable_is_named_and_no_password_echoed(name, value):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value})
+    assert name in str(raised.value) and "pw" not in str(raised.value)
+
+
+def test_several_rasa_processes_sit_on_the_ports_after_the_proxy():
+    settings = Settings.from_env({"RASA_PORT": "7000", "RASA_WORKERS": "3"})
+    assert settings.rasa_url == "http://127.0.0.1:7000"
+    assert settings.rasa_worker_urls == ["http://127.0.0.1:7001", "http://127.0.0.1:7002", "http://127.0.0.1:7003"]
+
+
+def test_the_proxy_file_is_valid_for_haproxy_with_one_server_per_rasa_process(tmp_path):
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    settings = Settings.from_env({"RASA_PORT": "7000", "RASA_WORKERS": "3"})
+    text = proxy.render(settings, (settings.project_dir / proxy.TEMPLATE).read_text(encoding="utf-8"))
+    assert [line.split()[-1] for line in text.splitlines() if line.strip().startswith("server ")] == [
+        "127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+    assert "bind 127.0.0.1:7000" in text and "nbsrv(rasa) lt 3" in text
+    (tmp_path / "haproxy.cfg").write_text(text, encoding="utf-8")
+    check = subprocess.run([haproxy, "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_ring_gives_each_person_one_process_and_moves_only_a_lost_processs_people():
+    nodes = ["http://a", "http://b", "http://c"]
+    ring, smaller = HashRing(nodes), HashRing(nodes[:2])
+    people = [f"person-{i}" for i in range(3000)]
+    owners = {p: ring.owner(p) for p in people}
+    shares = [list(owners.values()).count(n) / len(people) for n in nodes]
+    assert all(0.2 < share < 0.47 for share in shares), shares
+    assert all(smaller.owner(p) == owners[p] for p in people if owners[p] != "http://c")
+    assert HashRing(list(reversed(nodes))).owner("person-1") == owners["person-1"]  # same on every web process
+
+
+def test_a_process_marked_down_is_tried_last_until_it_answers_again():
+    now = [0.0]
+    ring = HashRing(["http://a", "http://b"], down_seconds=5, clock=lambda: now[0])
+    person = next(p for p in (f"p{i}" for i in range(100)) if ring.owner(p) == "http://a")
+    ring.mark_down("http://a")
+    assert ring.order(person) == ["http://b", "http://a"]
+    now[0] = 6.0
+    assert ring.order(person) == ["http://a", "http://b"]
