@@ -8,20 +8,23 @@ from pathlib import Path
 from typing import List
 
 from bot.settings import Settings
+from bot.supervisor import StackError
 
 TEMPLATE = Path("deploy") / "haproxy.cfg"
 _SERVERS = re.compile(r"^([ \t]*)# BEGIN rasa servers\n.*?^[ \t]*# END rasa servers$", re.M | re.S)
 
 
-class ProxyError(RuntimeError):
+class ProxyError(StackError):
     """HAProxy is missing or its file has no server block."""
 
 
 def haproxy_binary() -> str:
-    found = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if Path(p).exists()), None)
-    if not found:
+    return shutil.which("haproxy") or "/usr/sbin/haproxy"  # Debian's; not on a non-root PATH
+
+
+def check_installed() -> None:
+    if not Path(haproxy_binary()).exists():
         raise ProxyError("RASA_WORKERS > 1 needs HAProxy in front of the Rasa processes: apt-get install haproxy")
-    return found
 
 
 def _address(host: str, port: int) -> str:

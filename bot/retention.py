@@ -9,10 +9,10 @@ said and the phone; ratings keep their score but lose the comment; WeChat's outb
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import logging
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Dict, Optional
 
 from sqlalchemy import bindparam, create_engine, delete, func, inspect, select, update

@@ -141,6 +141,8 @@ class Stack(Supervisor):
         if len(set(ports)) != len(ports):
             raise StackError(f"RASA_PORT (and the RASA_WORKERS ports after it), ACTION_PORT, WEB_PORT and "
                              f"HANDOFF_PORT must differ, got {ports}")
+        if s.rasa_workers > 1:
+            proxy.check_installed()
         if not s.model_dir.is_dir() or not any(s.model_dir.glob("*.tar.gz")):
             raise StackError(f"No trained model in {s.model_dir}. Train one first (make train).")
         for name in ("credentials.yml", "endpoints.yml", "domain.yml"):
@@ -195,6 +197,19 @@ class Stack(Supervisor):
         if s.wechat_enabled:
             urls["wechat"] = f"{s.rasa_url}/webhooks/wechat/webhook"
         return urls
+
+
+def scale_status(settings: Settings) -> str:
+    """The scale-out lines of the start-up message; nothing in the embedded layout."""
+    s = settings
+    if s.rasa_workers == 1 and s.action_workers == 1 and not s.lock_store_url and not s.tracker_store_url_override:
+        return ""
+    tracker = s.tracker_store_url.split("://")[0]
+    lines = f"  Scale-out:      tracker store {tracker}, lock store {'Redis' if s.lock_store_url else 'in memory'}"
+    lines += f", {s.rasa_workers} Rasa process(es)"
+    if s.rasa_workers > 1:
+        lines += f" on ports {s.rasa_worker_ports[0]}-{s.rasa_worker_ports[-1]} behind HAProxy"
+    return lines + f", {s.action_workers} action server process(es)\n"
 
 
 def wechat_status(settings: Settings, urls: dict) -> str:
@@ -295,6 +310,7 @@ def main() -> int:
         f"  Helper console: {urls['console']} (accounts: python -m bot.console add-helper ...)\n"
         f"  Rasa API:       {urls['rasa']}\n"
         f"  Action server:  {urls['actions']}\n"
+        + scale_status(settings)
         + wechat_status(settings, urls)
         + hall_sample_notice(settings.project_dir)
         + ("  (listening on all network interfaces)\n" if wildcard else "")

@@ -96,6 +96,26 @@ async def test_whole_conversations_on_our_page_and_through_the_proxy(scaled):
     assert_nothing_lost_or_reordered(scaled.trackers, heard)
 
 
+@live
+async def test_a_resent_turn_that_was_already_stored_is_answered_from_the_tracker_store_once(scaled):
+    """What the web server's ring or the proxy does when a process died after storing a turn but before
+    answering: the same X-Request-ID again, on the other process, gets the stored answer, not a second turn."""
+    sender, turn = "scale-resent-1", {"X-Request-ID": "resend-test-0123456789"}
+    body = {"sender": sender, "message": "公积金提取要带什么"}
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        for url in scaled.settings.rasa_worker_urls:
+            async with session.post(f"{url}/webhooks/rest/webhook", json=body, headers=turn) as resp:
+                assert resp.status == 200
+                answers.append([m.get("text") for m in await resp.json()])
+        heard = [(body["message"], answers[0])]
+        assert answers[0] == answers[1] and "住房公积金提取" in "".join(answers[0])
+        async with session.post(f"{scaled.settings.rasa_url}/webhooks/rest/webhook", json={**body, "message": "谢谢"},
+                                headers={"X-Request-ID": "resend-test-9876543210"}) as resp:
+            heard.append(("谢谢", [m.get("text") for m in await resp.json()]))
+    assert_nothing_lost_or_reordered(scaled.trackers, {sender: heard})
+
+
 def _complaints_of(database_url: str, sender: str) -> list:
     engine = create_engine(database_url)
     try:
@@ -157,6 +177,28 @@ async def test_forty_people_five_turns_each_nothing_lost_or_reordered(scaled):
     assert len(heard) == 40 and all(len(turns) == 5 for turns in heard.values())
     check_answers(heard)
     assert_nothing_lost_or_reordered(scaled.trackers, heard)
+
+
+def test_a_widget_through_the_proxy_gets_its_answers_and_helper_messages_from_either_process(scaled):
+    """socket.io through the proxy; then the handoff's delivery posted to each Rasa process in turn reaches the
+    widget, whichever process holds its socket (the rooms are shared through Redis)."""
+    import requests
+
+    from support.socketio import WidgetClient, text_of
+
+    widget = WidgetClient(scaled.settings.rasa_url)
+    try:
+        assert widget.connect() == widget.session_id
+        widget.say("公积金提取要带什么")
+        assert "住房公积金提取" in text_of(widget.wait_for(lambda m: "住房公积金提取" in m.get("text", "")))
+        for number, url in enumerate(scaled.settings.rasa_worker_urls, 1):
+            reply = requests.post(f"{url}/webhooks/socketio/deliver", timeout=30,
+                                  json={"sender": widget.session_id, "kind": "message", "text": f"工作人员消息{number}"},
+                                  headers={"X-Handoff-Secret": scaled.settings.handoff_secret})
+            assert reply.status_code == 200, reply.text
+            widget.wait_for(lambda m, n=number: m.get("text") == f"工作人员消息{n}")
+    finally:
+        widget.close()
 
 
 @live
