@@ -53,10 +53,12 @@ def tracker_store_config(store_url: str) -> Dict[str, Any]:
 
 
 def lock_store_config(lock_url: str) -> Dict[str, Any]:
-    """Rasa's RedisLockStore on the URL's server and database number."""
+    """Rasa's RedisLockStore (bot/lock_store.py: a waiting turn cannot wait forever) on the URL's server and
+    database number."""
     parts = urlsplit(lock_url)
     database = parts.path.strip("/")
-    config: Dict[str, Any] = {"type": "redis", "url": parts.hostname or "127.0.0.1", "port": parts.port or 6379,
+    config: Dict[str, Any] = {"type": "bot.lock_store.RedisTicketLockStore", "url": parts.hostname or "127.0.0.1",
+                              "port": parts.port or 6379,
                               "db": int(database) if database.isdigit() else 0, "key_prefix": "assistant",
                               "use_ssl": parts.scheme == "rediss"}
     if parts.username:

@@ -45,7 +45,7 @@ def test_postgresql_and_redis_by_url_with_passwords_kept_out_of_the_file(tmp_pat
         "db.internal", "postgresql", 5433, "trackers", "rasa", "s@cret")
     lock = read_endpoints(tmp_path, settings, "lock_store", **secrets)
     assert (lock.type, lock.url, lock.kwargs["port"], lock.kwargs["db"], lock.kwargs["password"]) == (
-        "redis", "cache.internal", 6380, 3, "hush")
+        "bot.lock_store.RedisTicketLockStore", "cache.internal", 6380, 3, "hush")
     assert settings.child_env({})["TICKET_LOCK_LIFETIME"] == "15"
 
 
@@ -95,3 +95,33 @@ def test_a_process_marked_down_is_tried_last_until_it_answers_again():
     assert ring.order(person) == ["http://b", "http://a"]
     now[0] = 6.0
     assert ring.order(person) == ["http://a", "http://b"]
+
+
+@pytest.mark.asyncio
+async def test_a_turn_waiting_behind_a_dead_processs_ticket_is_served_once_it_expires(redis_url):
+    """Rasa's own Redis lock store polls forever here (both tickets expire in the same poll); ours serves it."""
+    import asyncio
+    import time
+    from urllib.parse import urlsplit
+
+    from rasa.core.lock_store import LockStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    config = endpoints.lock_store_config(redis_url)
+    store = LockStore.create(EndpointConfig(url=config.pop("url"), **config))
+    assert type(store).__name__ == "RedisTicketLockStore" and urlsplit(redis_url).port == config["port"]
+    store.issue_ticket("dead-holder", 2)  # a process that died holding it
+    started = time.monotonic()
+    async with store.lock("dead-holder", lock_lifetime=2):
+        waited = time.monotonic() - started
+    assert 1.5 < waited < 5
+    order = []
+
+    async def turn(number: int, hold: float) -> None:
+        async with store.lock("two-turns", lock_lifetime=10, wait_time_in_seconds=0.1):
+            order.append(number)
+            await asyncio.sleep(hold)
+            order.append(number)
+
+    await asyncio.gather(turn(1, 0.5), turn(2, 0))
+    assert order == [1, 1, 2, 2]  # one turn at a time, in order

@@ -79,7 +79,7 @@ def test_the_stack_runs_two_rasa_processes_behind_the_proxy_on_postgresql_and_re
     names = {svc.name for svc in scaled.stack.services if svc.running()}
     assert {"rasa", "rasa-2", "proxy", "actions", "actions-2", "web"} <= names
     endpoints = (scaled.settings.project_dir / "var" / f"endpoints-{scaled.settings.rasa_port}.yml").read_text()
-    assert "dialect: postgresql" in endpoints and "type: redis" in endpoints
+    assert "dialect: postgresql" in endpoints and "type: bot.lock_store.RedisTicketLockStore" in endpoints
 
 
 @live
