@@ -135,9 +135,8 @@ class Stack(Supervisor):
 
     def _preflight(self) -> None:
         s = self.settings
-        ports = [s.action_port, s.rasa_port, *s.rasa_worker_ports[1:], s.web_port, s.handoff_port]
-        if s.rasa_workers > 1:
-            ports.append(s.rasa_worker_ports[0])
+        rasa_ports = sorted({s.rasa_port, *s.rasa_worker_ports})  # the proxy's and the processes' (or Rasa's)
+        ports = [s.action_port, *rasa_ports, s.web_port, s.handoff_port]
         if len(set(ports)) != len(ports):
             raise StackError(f"RASA_PORT (and the RASA_WORKERS ports after it), ACTION_PORT, WEB_PORT and "
                              f"HANDOFF_PORT must differ, got {ports}")
