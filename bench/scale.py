@@ -7,9 +7,11 @@ For each layout, one stack after the other on this machine (the same catalog, mo
 - pg+redis ×1: PostgreSQL tracker store, Redis lock store, one Rasa process;
 - pg+redis ×2: the same with two Rasa processes (RASA_WORKERS=2) behind HAProxy;
 - sqlite ×2: two Rasa processes on the SQLite file with the Redis lock store (the cheapest scale-out).
-`--people` persons at once each have a `--turns`-turn conversation on our page (POST /api/chat, the web
-server's ring routes each person to one Rasa process). Prints throughput (turns/s), p50/p99 per turn, errors,
-and for the PostgreSQL layouts whether every message is in the tracker store once and in order.
+`--people` persons at once each have `--turns`-turn conversations on our page (POST /api/chat, the web
+server's ring routes each person to one Rasa process); small crowds have several conversations each, one after
+the other, so that every crowd size measures at least `--min-turns` turns (1 person: the cost of a turn alone).
+Prints throughput (turns/s), p50/p99 per turn, errors, and for the PostgreSQL layouts whether every message is
+in the tracker store once and in order.
 RASA_IN_FLIGHT is 8 per Rasa process. PostgreSQL and Redis are Debian's, started in a temporary folder.
 """
 from __future__ import annotations
@@ -45,14 +47,15 @@ def layout_env(name: str, postgres: str, redis: str, index: int) -> Dict[str, st
     return env
 
 
-async def crowd(web_url: str, people: int, turns: int) -> dict:
-    """`people` persons at once, `turns` turns each; latencies, errors and what each heard."""
+async def crowd(web_url: str, people: int, turns: int, rounds: int = 1) -> dict:
+    """`people` persons at once, each having `rounds` conversations of `turns` turns one after the other (a new
+    sender each); latencies, errors and what each conversation heard."""
     latencies: List[float] = []
     errors: List[str] = []
     heard: Dict[str, list] = {}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        async def person() -> None:
+        async def conversation() -> None:
             sender = web_sender()
             heard[sender] = []
             for message in (FIVE_TURNS * turns)[:turns]:
@@ -64,6 +67,10 @@ async def crowd(web_url: str, people: int, turns: int) -> dict:
                     return  # the rest of a broken conversation would not compare
                 latencies.append(time.perf_counter() - started)
                 heard[sender].append((message, replies))
+
+        async def person() -> None:
+            for _ in range(rounds):
+                await conversation()
 
         started = time.perf_counter()
         await asyncio.gather(*(person() for _ in range(people)))
@@ -79,13 +86,15 @@ def in_order(tracker_url: Optional[str], heard: dict) -> str:
     return "yes" if bad == 0 else f"NO ({bad} people differ)"
 
 
-def measure(name: str, env: Dict[str, str], catalog: str, logs: Path, people: List[int], turns: int) -> list:
+def measure(name: str, env: Dict[str, str], catalog: str, logs: Path, people: List[int], turns: int,
+            min_turns: int) -> list:
     rows = []
     with running_stack(catalog, logs, **env) as stack:
         web_url = stack.settings.web_url
         asyncio.run(crowd(web_url, 4, 5))  # warm-up: jieba, TensorFlow graphs, connections
         for count in people:
-            result = asyncio.run(crowd(web_url, count, turns))
+            rounds = max(1, -(-min_turns // (count * turns)))  # small crowds talk longer: enough turns to measure
+            result = asyncio.run(crowd(web_url, count, turns, rounds))
             lat = result["latencies"]
             rows.append({
                 "layout": name, "people": count, "turns": len(lat), "wall": result["wall"],
@@ -108,18 +117,23 @@ def report(rows: list) -> None:
     by = {(r["layout"], r["people"]): r for r in rows}
     print()
     for count in sorted({r["people"] for r in rows}):
-        base, pg1, pg2 = (by.get((name, count)) for name in ("embedded", "pg+redis x1", "pg+redis x2"))
+        base, pg1, pg2, sq2 = (by.get((name, count)) for name in LAYOUTS)
         if base and pg1:
             print(f"{count} people: PostgreSQL+Redis / embedded, p50 per turn: {pg1['p50'] / base['p50']:.2f}x, "
                   f"throughput {pg1['throughput'] / base['throughput']:.2f}x")
         if pg1 and pg2:
-            print(f"{count} people: 2 Rasa processes / 1, throughput: {pg2['throughput'] / pg1['throughput']:.2f}x")
+            print(f"{count} people: 2 Rasa processes / 1 (PostgreSQL), throughput: "
+                  f"{pg2['throughput'] / pg1['throughput']:.2f}x")
+        if base and sq2:
+            print(f"{count} people: 2 Rasa processes / 1 (SQLite), throughput: "
+                  f"{sq2['throughput'] / base['throughput']:.2f}x")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, nargs="+", default=[20, 200])
+    parser.add_argument("--people", type=int, nargs="+", default=[1, 20, 200])
     parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--min-turns", type=int, default=200, help="turns measured at least, per crowd size")
     parser.add_argument("--layouts", nargs="+", default=LAYOUTS, choices=LAYOUTS)
     args = parser.parse_args(argv)
     rows = []
@@ -130,7 +144,8 @@ def main(argv=None) -> int:
             for index, name in enumerate(args.layouts):
                 print(f"{name}: starting ...", flush=True)
                 env = layout_env(name, postgres, redis, index)
-                rows += measure(name, env, catalog, Path(tmp) / f"logs-{index}", args.people, args.turns)
+                rows += measure(name, env, catalog, Path(tmp) / f"logs-{index}", args.people, args.turns,
+                                args.min_turns)
     report(rows)
     return 0
 

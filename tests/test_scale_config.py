@@ -125,3 +125,39 @@ async def test_a_turn_waiting_behind_a_dead_processs_ticket_is_served_once_it_ex
 
     await asyncio.gather(turn(1, 0.5), turn(2, 0))
     assert order == [1, 1, 2, 2]  # one turn at a time, in order
+
+
+@pytest.mark.asyncio
+async def test_the_web_servers_rasa_client_moves_a_person_on_and_resends_the_same_turn(aiohttp_server, free_ports):
+    """A process that drops the turn (closes the connection) or refuses it: the person goes to the next process
+    on the ring with the same turn id (so a turn already stored is answered from the tracker, not stored twice)."""
+    import aiohttp
+    from aiohttp import web
+
+    from bot.clients.rasa import RasaClient
+
+    seen = []
+
+    def rasa(name: str, drop: bool):
+        async def webhook(request: web.Request) -> web.StreamResponse:
+            seen.append((name, request.headers.get("X-Request-ID")))
+            if drop:
+                request.transport.close()  # killed mid-turn: no answer
+            return web.json_response([{"text": f"{name} 答"}])
+
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", webhook)
+        return app
+
+    dropping, answering = await aiohttp_server(rasa("a", True)), await aiohttp_server(rasa("b", False))
+    urls = [str(server.make_url("")).rstrip("/") for server in (dropping, answering)]
+    refused = f"http://127.0.0.1:{free_ports(1)[0]}"
+    async with aiohttp.ClientSession() as session:
+        client = RasaClient(session, urls)
+        person = next(p for p in (f"p{i}" for i in range(200)) if client.ring.owner(p) == urls[0])
+        assert [m["text"] for m in await client.send(person, "你好")] == ["b 答"]
+        assert [name for name, _ in seen] == ["a", "b"] and seen[0][1] == seen[1][1] and seen[0][1]
+        assert client.ring.order(person)[0] == urls[1]  # stays on the next process while the first is down
+        client = RasaClient(session, [refused, urls[1]])
+        person = next(p for p in (f"p{i}" for i in range(200)) if client.ring.owner(p) == refused)
+        assert [m["text"] for m in await client.send(person, "你好")] == ["b 答"]
