@@ -267,7 +267,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
         d = cls()
-        return cls(
+        settings = cls(
             rasa_port=port(env, "RASA_PORT", d.rasa_port),
             action_port=port(env, "ACTION_PORT", d.action_port),
             web_port=port(env, "WEB_PORT", d.web_port),
@@ -302,6 +302,10 @@ class Settings:
             wechat=WeChatConfig.from_env(env),
             wechat_env=wechat_env(env),
         )
+        if settings.rasa_workers > 1 and not settings.lock_store_url:
+            # Several processes share conversations: Redis is the second guard and carries socket.io's rooms.
+            raise SettingsError("RASA_WORKERS > 1 needs LOCK_STORE_URL (a redis:// address)")
+        return settings
 
     @property
     def connect_host(self) -> str:

@@ -51,7 +51,8 @@ def test_postgresql_and_redis_by_url_with_passwords_kept_out_of_the_file(tmp_pat
 
 @pytest.mark.parametrize("name, value", [("TRACKER_STORE_URL", "mysql://u:pw@h/db"),
                                          ("LOCK_STORE_URL", "http://cache:6379"),
-                                         ("RASA_WORKERS", "0"), ("ACTION_WORKERS", "many")])
+                                         ("RASA_WORKERS", "0"), ("ACTION_WORKERS", "many"),
+                                         ("RASA_WORKERS", "2")])  # without LOCK_STORE_URL
 def test_a_wrong_scale_variable_is_named_and_no_password_echoed(name, value):
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({name: value})
@@ -59,14 +60,14 @@ def test_a_wrong_scale_variable_is_named_and_no_password_echoed(name, value):
 
 
 def test_several_rasa_processes_sit_on_the_ports_after_the_proxy():
-    settings = Settings.from_env({"RASA_PORT": "7000", "RASA_WORKERS": "3"})
+    settings = Settings.from_env({"RASA_PORT": "7000", "RASA_WORKERS": "3", "LOCK_STORE_URL": "redis://127.0.0.1:6379/0"})
     assert settings.rasa_url == "http://127.0.0.1:7000"
     assert settings.rasa_worker_urls == ["http://127.0.0.1:7001", "http://127.0.0.1:7002", "http://127.0.0.1:7003"]
 
 
 def test_the_proxy_file_is_valid_for_haproxy_with_one_server_per_rasa_process(tmp_path):
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    settings = Settings.from_env({"RASA_PORT": "7000", "RASA_WORKERS": "3"})
+    settings = Settings.from_env({"RASA_PORT": "7000", "RASA_WORKERS": "3", "LOCK_STORE_URL": "redis://127.0.0.1:6379/0"})
     text = proxy.render(settings, (settings.project_dir / proxy.TEMPLATE).read_text(encoding="utf-8"))
     assert [line.split()[-1] for line in text.splitlines() if line.strip().startswith("server ")] == [
         "127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]

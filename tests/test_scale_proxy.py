@@ -30,7 +30,8 @@ def stand_in(name: str) -> web.Application:
 async def test_each_person_reaches_one_process_by_every_channel_and_a_stopped_one_is_stepped_around(
         aiohttp_server, tmp_path):
     first = free_port_block(3)
-    settings = Settings.from_env({"RASA_PORT": str(first), "RASA_WORKERS": "2", "HOST": "127.0.0.1"})
+    settings = Settings.from_env({"RASA_PORT": str(first), "RASA_WORKERS": "2", "HOST": "127.0.0.1",
+                                  "LOCK_STORE_URL": "redis://127.0.0.1:6379/0"})
     servers = [await aiohttp_server(stand_in(f"rasa{i}"), port=port)
                for i, port in enumerate(settings.rasa_worker_ports, 1)]
     config = tmp_path / "haproxy.cfg"
