@@ -187,6 +187,11 @@ class Stack(Supervisor):
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    def stop(self) -> None:
+        super().stop()
+        for generated in (endpoints.target(self.settings), proxy.target(self.settings)):
+            generated.unlink(missing_ok=True)  # written for this run only (var/)
+
     # -- what to tell the operator ----------------------------------------------------------------
 
     def urls(self) -> dict:
