@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
 from typing import Optional
 
 from rasa_sdk.endpoint import create_app
@@ -41,12 +42,27 @@ def build_app(token: str, action_package: str = "actions") -> Sanic:
     return app
 
 
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that the other action server processes bind too (SO_REUSEPORT): the kernel spreads
+    Rasa's calls (a new connection each) over them, and stops sending to one that died."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     settings = Settings.from_env()
     app = build_app(settings.action_token)
-    logger.info("action server on http://%s:%d", settings.connect_host, settings.action_port)
-    app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False, motd=False)
+    logger.info("action server on http://%s:%d (one of %d)", settings.connect_host, settings.action_port,
+                settings.action_workers)
+    if settings.action_workers > 1:
+        app.run(sock=shared_socket(settings.host, settings.action_port), workers=1, access_log=False, motd=False)
+    else:
+        app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False, motd=False)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import logging
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Dict, Optional
 
 from sqlalchemy import bindparam, create_engine, delete, func, inspect, select, update
@@ -82,10 +83,11 @@ def purge_records(engine: Engine, cutoff: datetime) -> Dict[str, int]:
 def purge(settings: Settings, now: Optional[datetime] = None) -> Dict[str, int]:
     cutoff = (now or datetime.utcnow()) - timedelta(days=settings.retention_days)
     counts: Dict[str, int] = {}
-    tracker = create_engine(f"sqlite:///{settings.tracker_db}")
+    tracker = create_engine(settings.tracker_store_url)
     records = create_engine(settings.handoff_db_url)
     try:
-        if settings.tracker_db.exists():
+        url = settings.tracker_store_url  # an embedded store not created yet has nothing to purge
+        if not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists():
             counts["conversations"] = purge_tracker_store(tracker, cutoff)
         counts.update(purge_records(records, cutoff))
     finally:

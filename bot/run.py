@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from bot import endpoints, proxy
 from bot.settings import Settings, SettingsError
 from bot.supervisor import (HEALTH_POLL_SECONDS, Service, StackError, StackInterrupted, Supervisor, answers_200,
                             free_ports, port_is_free)
@@ -93,58 +94,82 @@ class Stack(Supervisor):
         self.settings = settings
         self.python = python
         s = settings
-        log = s.log_dir
-        services = [
-            Service(
-                name="actions",
-                title="action server",
-                argv=[python, "-m", "bot.action_server"],
-                bind_host=s.host,
-                port=s.action_port,
-                health_url=f"{s.action_url}/health",
-                healthy=answers_200,
-                log_path=log / "actions.log",
-            ),
-            Service(
-                name="rasa",
-                title="Rasa server",
+        services = [*self._action_services(), *self._rasa_services(), *self._proxy_services(),
+                    *web_services(s, python)]
+        super().__init__(services, s.project_dir, settings.startup_timeout if startup_timeout is None
+                         else startup_timeout, stop_grace)
+
+    # -- the processes (ACTION_WORKERS action servers, RASA_WORKERS Rasa servers and their proxy) ---------
+
+    @staticmethod
+    def _numbered(name: str, index: int) -> str:
+        return name if index == 0 else f"{name}-{index + 1}"  # "rasa", "rasa-2", ...
+
+    def _action_services(self) -> List[Service]:
+        # All on ACTION_PORT (SO_REUSEPORT, bot/action_server.py): Rasa's one action URL reaches any of them.
+        s = self.settings
+        return [Service(name=self._numbered("actions", i), title=self._numbered("action server", i),
+                        argv=[self.python, "-m", "bot.action_server"], bind_host=s.host, port=s.action_port,
+                        health_url=f"{s.action_url}/health", healthy=answers_200,
+                        log_path=s.log_dir / f"{self._numbered('actions', i)}.log")
+                for i in range(s.action_workers)]
+
+    def _rasa_services(self) -> List[Service]:
+        s = self.settings
+        services = []
+        for i, rasa_port in enumerate(s.rasa_worker_ports):
+            name = self._numbered("rasa", i)
+            services.append(Service(
+                name=name,
+                title=self._numbered("Rasa server", i),
                 argv=[
-                    python, "-m", "rasa", "run",
+                    self.python, "-m", "rasa", "run",
                     "--enable-api",
                     "--auth-token", s.rasa_token,
                     "--cors", "*",
                     "--interface", s.host,
-                    "--port", str(s.rasa_port),
+                    "--port", str(rasa_port),
                     "--model", str(s.model_dir),
                     "--credentials", "credentials.yml",
-                    "--endpoints", "endpoints.yml",
+                    "--endpoints", str(endpoints.target(s)),
                 ],
                 bind_host=s.host,
-                port=s.rasa_port,
-                health_url=f"http://{s.connect_host}:{s.rasa_port}/status?token={s.rasa_token}",
+                port=rasa_port,
+                health_url=f"http://{s.connect_host}:{rasa_port}/status?token={s.rasa_token}",
                 healthy=_rasa_model_loaded,
-                log_path=log / "rasa.log",
-            ),
-            *web_services(s, python),
-        ]
-        super().__init__(services, s.project_dir, settings.startup_timeout if startup_timeout is None
-                         else startup_timeout, stop_grace)
+                log_path=s.log_dir / f"{name}.log",
+            ))
+        return services
+
+    def _proxy_services(self) -> List[Service]:
+        s = self.settings
+        if s.rasa_workers == 1:
+            return []
+        return [Service(name="proxy", title="proxy in front of Rasa (HAProxy)",
+                        argv=[proxy.haproxy_binary(), "-db", "-f", str(proxy.target(s))], bind_host=s.host,
+                        port=s.rasa_port, health_url=f"{s.rasa_url}/proxy-health", healthy=answers_200,
+                        log_path=s.log_dir / "proxy.log")]
 
     # -- checks before starting -------------------------------------------------------------------
 
     def _preflight(self) -> None:
         s = self.settings
-        ports = list({_kind(svc.name): svc.port for svc in self.services}.values()) + [s.handoff_port]
+        rasa_ports = sorted({s.rasa_port, *s.rasa_worker_ports})  # the proxy's and the processes' (or Rasa's)
+        ports = [s.action_port, *rasa_ports, s.web_port, s.handoff_port]
         if len(set(ports)) != len(ports):
-            raise StackError(f"RASA_PORT, ACTION_PORT, WEB_PORT and HANDOFF_PORT must differ, got {ports}")
+            raise StackError(f"RASA_PORT (and the RASA_WORKERS ports after it), ACTION_PORT, WEB_PORT and "
+                             f"HANDOFF_PORT must differ, got {ports}")
+        if s.rasa_workers > 1:
+            proxy.check_installed()
         if not s.model_dir.is_dir() or not any(s.model_dir.glob("*.tar.gz")):
             raise StackError(f"No trained model in {s.model_dir}. Train one first (make train).")
         for name in ("credentials.yml", "endpoints.yml", "domain.yml"):
             if not (s.project_dir / name).exists():
                 raise StackError(f"{s.project_dir / name} is missing.")
-        for svc in self.services:
+        for svc in {svc.port: svc for svc in self.services}.values():  # action servers share one port
             if not port_is_free(svc.bind_host, svc.port):
-                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "web": "WEB_PORT"}[_kind(svc.name)]
+                variable = {"actions": "ACTION_PORT", "rasa": "RASA_PORT", "proxy": "RASA_PORT",
+                            "web": "WEB_PORT"}[_kind(svc.name)]
                 raise StackError(
                     f"Port {svc.port} for the {svc.title} is already in use. "
                     f"Stop whatever uses it or choose another port with {variable}=..."
@@ -159,9 +184,20 @@ class Stack(Supervisor):
         self._preflight()
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        endpoints.write(self.settings)
+        if self.settings.rasa_workers > 1:
+            proxy.write(self.settings)
         env = self.settings.child_env()
+        env.update(endpoints.process_env(self.settings))
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no network calls from a government server
         self.start_all(env)
+        if self.settings.rasa_workers > 1:
+            # Once more: the proxy's checks see the Rasa processes a second or two after they are up.
+            try:
+                self.wait_service("proxy", timeout=30)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def __enter__(self) -> "Stack":
@@ -169,6 +205,11 @@ class Stack(Supervisor):
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+    def stop(self) -> None:
+        super().stop()
+        for generated in (endpoints.target(self.settings), proxy.target(self.settings)):
+            generated.unlink(missing_ok=True)  # written for this run only (var/)
 
     # -- what to tell the operator ----------------------------------------------------------------
 
@@ -179,6 +220,19 @@ class Stack(Supervisor):
         if s.wechat_enabled:
             urls["wechat"] = f"{s.rasa_url}/webhooks/wechat/webhook"
         return urls
+
+
+def scale_status(settings: Settings) -> str:
+    """The scale-out lines of the start-up message; nothing in the embedded layout."""
+    s = settings
+    if s.rasa_workers == 1 and s.action_workers == 1 and not s.lock_store_url and not s.tracker_store_url_override:
+        return ""
+    tracker = s.tracker_store_url.split("://")[0]
+    lines = f"  Scale-out:      tracker store {tracker}, lock store {'Redis' if s.lock_store_url else 'in memory'}"
+    lines += f", {s.rasa_workers} Rasa process(es)"
+    if s.rasa_workers > 1:
+        lines += f" on ports {s.rasa_worker_ports[0]}-{s.rasa_worker_ports[-1]} behind HAProxy"
+    return lines + f", {s.action_workers} action server process(es)\n"
 
 
 def wechat_status(settings: Settings, urls: dict) -> str:
@@ -281,6 +335,7 @@ def main() -> int:
         f"  Action server:  {urls['actions']}\n"
         + (f"  Web processes:  {settings.web_workers} on port {settings.web_port}, live events through PUBSUB_URL\n"
            if settings.web_workers > 1 else "")
+        + scale_status(settings)
         + wechat_status(settings, urls)
         + hall_sample_notice(settings.project_dir)
         + ("  (listening on all network interfaces)\n" if wildcard else "")

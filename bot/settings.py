@@ -8,7 +8,7 @@ import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, TypeVar
+from typing import Callable, Dict, List, Mapping, Optional, TypeVar
 
 import yaml
 
@@ -101,13 +101,18 @@ def text(env: Mapping[str, str], name: str, default: Optional[str] = "") -> Opti
     return _raw(env, name) or default
 
 
-def redis_url(env: Mapping[str, str], name: str) -> Optional[str]:
-    """A Redis address (redis://, rediss:// or unix://), or None when unset."""
+REDIS_SCHEMES = ("redis", "rediss")
+
+
+def store_url(env: Mapping[str, str], name: str, schemes: tuple) -> Optional[str]:
+    """A database or Redis address (TRACKER_STORE_URL, LOCK_STORE_URL) of one of these schemes; None when unset."""
     raw = _raw(env, name)
     if not raw:
         return None
-    if not raw.startswith(("redis://", "rediss://", "unix://")) or any(ch.isspace() for ch in raw):
-        raise SettingsError(f"{name} must be a Redis URL such as redis://127.0.0.1:6379/0, got a value of another kind")
+    scheme = raw.split("://", 1)[0].split("+", 1)[0].lower() if "://" in raw else ""
+    if scheme not in schemes or any(ch.isspace() for ch in raw):
+        raise SettingsError(f"{name} must be a {' or '.join(s + '://' for s in schemes)} address, got "
+                            f"{raw.split('@')[-1]!r}")  # never echo a password
     return raw
 
 
@@ -217,6 +222,17 @@ class Settings:
     startup_timeout: float = 300.0
     # Set only when Rasa runs elsewhere (scale-out); otherwise derived from host and port.
     rasa_url_override: Optional[str] = None
+    # ---- scale-out (README "Several processes"): unset = the embedded layout ----
+    # Rasa's tracker store (SQLite file TRACKER_DB, or postgresql://...) and lock store (in memory, or redis://...).
+    tracker_store_url_override: Optional[str] = field(default=None, repr=False)
+    lock_store_url: Optional[str] = field(default=None, repr=False)
+    # Rasa processes on RASA_PORT+1.. behind the proxy on RASA_PORT (one: Rasa itself on RASA_PORT).
+    rasa_workers: int = 1
+    # Action server processes sharing ACTION_PORT (SO_REUSEPORT).
+    action_workers: int = 1
+    # With LOCK_STORE_URL: a conversation's lock ticket expires after this (Rasa's TICKET_LOCK_LIFETIME, 60 s by
+    # default); a Rasa process killed in the middle of a turn holds that person back at most this long.
+    lock_lifetime: int = 15
     # ---- handoff (帮办代办) ----
     # The web server's internal handoff API listens on 127.0.0.1 only, on this port, and wants this secret.
     # `python -m bot.run` picks a free port and a new secret for every run unless these are set.
@@ -273,7 +289,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
         d = cls()
-        return cls(
+        settings = cls(
             rasa_port=port(env, "RASA_PORT", d.rasa_port),
             action_port=port(env, "ACTION_PORT", d.action_port),
             web_port=port(env, "WEB_PORT", d.web_port),
@@ -285,6 +301,11 @@ class Settings:
             tracker_db=path(env, "TRACKER_DB", d.tracker_db),
             startup_timeout=seconds(env, "STARTUP_TIMEOUT", d.startup_timeout),
             rasa_url_override=url(env, "RASA_URL"),
+            tracker_store_url_override=store_url(env, "TRACKER_STORE_URL", ("sqlite", "postgresql")),
+            lock_store_url=store_url(env, "LOCK_STORE_URL", REDIS_SCHEMES),
+            rasa_workers=_number(env, "RASA_WORKERS", d.rasa_workers, int, "a whole number", 1, 64),
+            action_workers=_number(env, "ACTION_WORKERS", d.action_workers, int, "a whole number", 1, 64),
+            lock_lifetime=_number(env, "TICKET_LOCK_LIFETIME", d.lock_lifetime, int, "a number of seconds", 1, 3600),
             handoff_port=port(env, "HANDOFF_PORT", None),
             handoff_secret=text(env, "HANDOFF_SECRET"),
             action_token=text(env, "ACTION_TOKEN"),
@@ -303,12 +324,16 @@ class Settings:
             wechat=WeChatConfig.from_env(env),
             wechat_env=wechat_env(env),
             web_workers=count(env, "WEB_WORKERS", d.web_workers),
-            pubsub_url=redis_url(env, "PUBSUB_URL"),
+            pubsub_url=store_url(env, "PUBSUB_URL", REDIS_SCHEMES + ("unix",)),
             metrics_token=text(env, "METRICS_TOKEN"),
             metrics_dir=path(env, "METRICS_DIR", d.metrics_dir),
             handoff_host=text(env, "HANDOFF_HOST", d.handoff_host),
             handoff_url_override=url(env, "HANDOFF_URL"),
         )
+        if settings.rasa_workers > 1 and not settings.lock_store_url:
+            # Several processes share conversations: Redis is the second guard and carries socket.io's rooms.
+            raise SettingsError("RASA_WORKERS > 1 needs LOCK_STORE_URL (a redis:// address)")
+        return settings
 
     @property
     def connect_host(self) -> str:
@@ -320,6 +345,25 @@ class Settings:
     @property
     def rasa_url(self) -> str:
         return self.rasa_url_override or f"http://{self.connect_host}:{self.rasa_port}"
+
+    @property
+    def tracker_store_url(self) -> str:
+        """Rasa's tracker store as a SQLAlchemy URL: TRACKER_STORE_URL, or the SQLite file TRACKER_DB."""
+        return self.tracker_store_url_override or f"sqlite:///{self.tracker_db}"
+
+    @property
+    def rasa_worker_ports(self) -> List[int]:
+        """One Rasa: RASA_PORT. Several: consecutive ports after RASA_PORT, where the proxy listens."""
+        if self.rasa_workers == 1:
+            return [self.rasa_port]
+        return [self.rasa_port + i for i in range(1, self.rasa_workers + 1)]
+
+    @property
+    def rasa_worker_urls(self) -> List[str]:
+        """Each Rasa process, for our own clients (the web server routes each sender to one of them)."""
+        if self.rasa_url_override:
+            return [self.rasa_url_override]
+        return [f"http://{self.connect_host}:{p}" for p in self.rasa_worker_ports]
 
     @property
     def action_url(self) -> str:
@@ -392,6 +436,13 @@ class Settings:
             env["CATALOG_CITY"] = self.catalog_city
         if self.rasa_url_override:
             env["RASA_URL"] = self.rasa_url_override
+        if self.tracker_store_url_override:
+            env["TRACKER_STORE_URL"] = self.tracker_store_url_override
+        if self.lock_store_url:
+            env["LOCK_STORE_URL"] = self.lock_store_url
+            env["TICKET_LOCK_LIFETIME"] = str(self.lock_lifetime)  # read by Rasa's lock store
+        env["RASA_WORKERS"] = str(self.rasa_workers)
+        env["ACTION_WORKERS"] = str(self.action_workers)
         if self.handoff_port:
             env["HANDOFF_PORT"] = str(self.handoff_port)
         if self.handoff_secret:

@@ -22,6 +22,8 @@ from bot.limits import MESSAGE_MAX_CHARS, cut_message
 from bot.privacy import mask_personal_data
 from bot.texts import DomainTexts
 
+from .resend import METADATA_KEY, ResendGuard, request_id, stored_answer
+
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 128
@@ -57,6 +59,13 @@ def check_body(raw: bytes) -> Dict[str, Any]:
 
 
 class GuardedRestInput(RestInput):
+    def __init__(self) -> None:
+        super().__init__()
+        from bot.settings import Settings
+
+        lock_store = Settings.from_env().lock_store_url  # several Rasa processes: resends are possible
+        self.resends = ResendGuard(lock_store) if lock_store else None
+
     @classmethod
     def name(cls) -> Text:
         return "rest"
@@ -75,6 +84,15 @@ class GuardedRestInput(RestInput):
             except ValueError as exc:
                 return response.json({"error": str(exc)}, status=400)
             sender = data.get("sender", "default")
+            metadata = data.get("metadata")
+            rid = request_id(request.headers) if self.resends is not None else None
+            if rid is not None:
+                if not await self.resends.first_sighting(rid):
+                    stored = await stored_answer(request.app.ctx.agent, sender, rid)
+                    if stored is not None:
+                        logger.info("a resent turn of %s answered from the tracker store", mask_personal_data(sender))
+                        return response.json(stored)
+                metadata = {**(metadata or {}), METADATA_KEY: rid}
             text, was_cut = cut_message(data["message"], MESSAGE_MAX_CHARS)
             collector = CollectingOutputChannel()
             if was_cut:
@@ -82,7 +100,7 @@ class GuardedRestInput(RestInput):
                 if notice:
                     await collector.send_text_message(sender, notice)
             message = UserMessage(text, collector, sender, input_channel=data.get("input_channel") or self.name(),
-                                  metadata=data.get("metadata"))
+                                  metadata=metadata)
             try:
                 await on_new_message(message)
             except asyncio.CancelledError:

@@ -83,6 +83,17 @@ class SocketIOOutput(RasaSocketIOOutput):
         await self._send_message(recipient_id, {"custom": json_message})
 
 
+def share_rooms(sio: Any, redis_url: str) -> None:
+    """Several Rasa processes (LOCK_STORE_URL set): an emit to a person's room reaches their widget through Redis
+    whichever process holds its socket (the proxy keeps a widget on one process by its address; a helper's
+    message from the handoff, or a reply, may come from another)."""
+    import socketio
+
+    manager = socketio.AsyncRedisManager(redis_url, channel="assistant-socketio")
+    manager.set_server(sio)
+    sio.manager = manager  # before any connection: the server starts its listener on the first one
+
+
 class SocketIOInput(RasaSocketIOInput):
     """Rasa's socket.io channel with its session room joined, long messages cut and bad payloads answered."""
 
@@ -108,6 +119,8 @@ class SocketIOInput(RasaSocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio  # set by Rasa's blueprint(); its connect/disconnect handlers stay as they are
+        if self.settings.lock_store_url:
+            share_rooms(sio, self.settings.lock_store_url)
 
         async def tell(sid: Text, response: str, **values: Any) -> None:
             await sio.emit(self.bot_message_evt, {"text": self.text(response, **values)}, room=sid,

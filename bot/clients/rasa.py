@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List, Optional
+import uuid
+from typing import Any, Dict, List, Optional, Sequence, Union
 from urllib.parse import quote
 
 import aiohttp
 
+from bot.clients.ring import HashRing
 from bot.privacy import mask_personal_data
 
 logger = logging.getLogger(__name__)
@@ -117,25 +119,50 @@ def normalise_messages(raw: Any) -> List[Dict[str, Any]]:
     return messages
 
 
+# The process is gone (refused, reset, closed without an answer): the message did not get through, or Rasa died
+# before it stored the turn (it stores a turn's events at its end), so sending it to another process loses nothing.
+_GONE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
 class RasaClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str = "",
+    """`base_url`: one Rasa, or several (RASA_WORKERS): each sender is then routed to one of them by a consistent
+    hash (bot/clients/ring.py) and moved to the next one on the ring when theirs does not answer."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: Union[str, Sequence[str]], token: str = "",
                  gate: Optional[TurnGate] = None) -> None:
         self._session = session
-        self._base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.ring = HashRing([url.rstrip("/") for url in urls])
         self._params = {"token": token} if token else {}  # Rasa's API token (rasa run --auth-token)
         self.gate = gate or TurnGate()
 
     async def _call(self, method: str, path: str, body: Any = None,
-                    timeout: aiohttp.ClientTimeout = API_TIMEOUT) -> Any:
-        try:
-            async with self._session.request(method, f"{self._base_url}{path}", json=body, params=self._params,
-                                             timeout=timeout) as resp:
-                if resp.status != 200:
-                    detail = (await resp.text())[:300]
-                    raise RasaUnavailable(f"Rasa answered {resp.status} to {path.split('?')[0]}: {detail!r}")
-                return await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                    timeout: aiohttp.ClientTimeout = API_TIMEOUT, sender: str = "",
+                    headers: Optional[Dict[str, str]] = None) -> Any:
+        nodes = self.ring.order(sender)
+        for attempt, node in enumerate(nodes, 1):
+            try:
+                result = await self._call_one(node, method, path, body, timeout, headers)
+            except _GONE as exc:
+                self.ring.mark_down(node)
+                if attempt == len(nodes):
+                    raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                logger.warning("Rasa at %s does not answer (%s); %s goes to %s", node, type(exc).__name__,
+                               mask_personal_data(sender) or "the call", nodes[attempt])
+                continue
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            self.ring.mark_up(node)
+            return result
+
+    async def _call_one(self, node: str, method: str, path: str, body: Any, timeout: aiohttp.ClientTimeout,
+                        headers: Optional[Dict[str, str]]) -> Any:
+        async with self._session.request(method, f"{node}{path}", json=body, params=self._params,
+                                         timeout=timeout, headers=headers) as resp:
+            if resp.status != 200:
+                detail = (await resp.text())[:300]
+                raise RasaUnavailable(f"Rasa answered {resp.status} to {path.split('?')[0]}: {detail!r}")
+            return await resp.json(content_type=None)
 
     # ---- the REST channel: a person's turn on our page ----
 
@@ -143,16 +170,21 @@ class RasaClient:
         # input_channel "web": actions know the person is on our page (the handoff can reach them there).
         body = {"sender": sender, "message": message, "input_channel": "web"}
         async with self.gate:  # a busy Rasa: the turn waits its place (bounded), it does not fail
-            return normalise_messages(await self._call("POST", "/webhooks/rest/webhook", body, CHAT_TIMEOUT))
+            # One id per turn, repeated if it is resent: a turn already stored is not stored twice (Rasa's side).
+            turn_id = {"X-Request-ID": uuid.uuid4().hex}
+            return normalise_messages(await self._call("POST", "/webhooks/rest/webhook", body, CHAT_TIMEOUT,
+                                                       sender=sender, headers=turn_id))
 
     async def is_up(self, timeout: float = 2.0) -> bool:
-        try:
-            async with self._session.get(
-                f"{self._base_url}/", timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as resp:
-                return resp.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            return False
+        """True when one of the Rasa processes answers."""
+        for node in self.ring.nodes:
+            try:
+                async with self._session.get(f"{node}/", timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                    if resp.status == 200:
+                        return True
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                continue
+        return False
 
     # ---- the conversation API: pause and resume a person's conversation ----
 
@@ -162,17 +194,17 @@ class RasaClient:
 
     async def pause(self, sender: str) -> None:
         await self._call("POST", f"{self._conversation(sender)}/tracker/events?include_events=NONE",
-                         [{"event": "pause"}])
+                         [{"event": "pause"}], sender=sender)
 
     async def resume(self, sender: str, intent: Optional[str]) -> List[Dict[str, Any]]:
         """Resume the conversation; with an intent, trigger it and return the bot's messages."""
         # action_listen after the resume: the triggered intent then looks like a normal user turn to the rules.
         await self._call("POST", f"{self._conversation(sender)}/tracker/events?include_events=NONE",
-                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}], sender=sender)
         if not intent:
             return []
         reply = await self._call("POST", f"{self._conversation(sender)}/trigger_intent?include_events=NONE",
-                                 {"name": intent, "entities": {}})
+                                 {"name": intent, "entities": {}}, sender=sender)
         messages = reply.get("messages") if isinstance(reply, dict) else None
         if not isinstance(messages, list):
             logger.warning("no messages from Rasa after resuming %s", mask_personal_data(sender))
@@ -181,7 +213,7 @@ class RasaClient:
 
     async def state(self, sender: str) -> Dict[str, Any]:
         """The conversation's current state (slots, paused, active_loop), without its events."""
-        state = await self._call("GET", f"{self._conversation(sender)}/tracker?include_events=NONE")
+        state = await self._call("GET", f"{self._conversation(sender)}/tracker?include_events=NONE", sender=sender)
         if not isinstance(state, dict):
             raise RasaUnavailable("unexpected tracker")
         return state
@@ -189,6 +221,6 @@ class RasaClient:
     async def trigger(self, sender: str, intent: str) -> List[Dict[str, Any]]:
         """Trigger an intent (as if the person said it) and return the bot's messages."""
         reply = await self._call("POST", f"{self._conversation(sender)}/trigger_intent?include_events=NONE",
-                                 {"name": intent, "entities": {}})
+                                 {"name": intent, "entities": {}}, sender=sender)
         messages = reply.get("messages") if isinstance(reply, dict) else None
         return messages if isinstance(messages, list) else []

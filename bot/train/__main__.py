@@ -37,7 +37,7 @@ def _pct(value: Optional[float]) -> str:
 
 
 def cmd_inbox(args, settings: Settings, paths: WorkbenchPaths) -> int:
-    inbox = read_inbox(args.tracker_db or settings.tracker_db, paths, include_labelled=args.all)
+    inbox = read_inbox(args.tracker_db or settings.tracker_store_url, paths, include_labelled=args.all)
     groups = inbox.groups[: args.limit] if args.limit else inbox.groups
     if args.json:
         for g in groups:
@@ -52,7 +52,7 @@ def cmd_inbox(args, settings: Settings, paths: WorkbenchPaths) -> int:
 
 
 def cmd_annotate(args, settings: Settings, paths: WorkbenchPaths) -> int:
-    inbox = read_inbox(args.tracker_db or settings.tracker_db, paths, include_labelled=True)
+    inbox = read_inbox(args.tracker_db or settings.tracker_store_url, paths, include_labelled=True)
     group = inbox.find(args.id)
     if group is None:
         print(f"收件箱里没有编号为 {args.id} 的消息（先运行 python -m bot.train inbox）", file=sys.stderr)
@@ -156,7 +156,7 @@ def cmd_evaluate(args, settings: Settings, paths: WorkbenchPaths) -> int:
 
 def cmd_activate(args, settings: Settings, paths: WorkbenchPaths) -> int:
     try:
-        model_id = activation.activate(paths, args.model, settings.rasa_url, settings.rasa_token)
+        model_id = activation.activate(paths, args.model, settings.rasa_worker_urls, settings.rasa_token)
     except activation.ActivationError as exc:
         print(f"未切换：{exc}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 from . import registry
 from .paths import WorkbenchPaths
@@ -38,8 +38,9 @@ def load_in_rasa(rasa_url: str, token: str, model: Path, timeout: float = 600.0)
         raise ActivationError(f"助手服务没能加载这个模型（HTTP {status}）")
 
 
-def activate(paths: WorkbenchPaths, model_id: Optional[str], rasa_url: str, token: str) -> str:
-    """Activate `model_id` (default: the newest candidate); returns its id."""
+def activate(paths: WorkbenchPaths, model_id: Optional[str], rasa_url: Union[str, Sequence[str]],
+             token: str) -> str:
+    """Activate `model_id` (default: the newest candidate) in every Rasa process (RASA_WORKERS); returns its id."""
     registry.ensure_active_registered(paths)
     if model_id is None:
         latest = registry.latest_candidate(paths)
@@ -53,7 +54,8 @@ def activate(paths: WorkbenchPaths, model_id: Optional[str], rasa_url: str, toke
     source = registry.model_file(paths, model_id)
     if entry["status"] == "discarded" or not source.exists():
         raise ActivationError(f"模型 {model_id} 的文件已不存在")
-    load_in_rasa(rasa_url, token, source)
+    for url in [rasa_url] if isinstance(rasa_url, str) else rasa_url:
+        load_in_rasa(url, token, source)
     # Kept for the next start of Rasa: the newest *.tar.gz directly in models/.
     tmp = paths.active_model.with_name(".assistant.tar.gz.tmp")
     shutil.copy2(source, tmp)

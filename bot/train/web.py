@@ -85,7 +85,7 @@ async def _blocking(func, *args, **kwargs):
 
 def _read(request: web.Request, include_labelled: bool = False):
     settings = request.app[keys.SETTINGS]
-    return read_inbox(settings.tracker_db, _paths(request), include_labelled=include_labelled)
+    return read_inbox(settings.tracker_store_url, _paths(request), include_labelled=include_labelled)
 
 
 # ---------------------------------------------------------------- inbox and labels
@@ -178,7 +178,7 @@ async def activate(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     try:
         model_id = await _blocking(activation.activate, _paths(request), str(form.get("model") or "") or None,
-                                   settings.rasa_url, settings.rasa_token)
+                                   settings.rasa_worker_urls, settings.rasa_token)
     except activation.ActivationError as exc:
         raise _back("/console/train/models", err=f"未切换：{exc}")
     raise _back("/console/train/models", msg=f"已启用模型 {model_id}，助手现在用它回答")

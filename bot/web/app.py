@@ -94,9 +94,9 @@ async def _on_startup(app: web.Application) -> None:
     session = aiohttp.ClientSession(timeout=CHAT_TIMEOUT, connector=connector)
     app[SESSION] = session
     settings = app[SETTINGS]
-    app[RASA] = RasaClient(session, settings.rasa_url, settings.rasa_token,
+    app[RASA] = RasaClient(session, settings.rasa_worker_urls, settings.rasa_token,
                            TurnGate(in_flight=settings.rasa_in_flight, waiting=settings.rasa_queue_limit))
-    logger.info("Forwarding chat to Rasa at %s", app[SETTINGS].rasa_url)
+    logger.info("Forwarding chat to Rasa at %s", ", ".join(settings.rasa_worker_urls))
     if settings.web_workers > 1:  # the other workers read this one's counters from its file
         app[METRICS_TASK] = asyncio.get_running_loop().create_task(app[METRICS].keep_written())
     await _start_handoff(app)

@@ -54,10 +54,30 @@ def web_sender() -> str:
     return issue(WEB_SECRET)
 
 
-def stack_env(database_url: str, log_dir: Path) -> dict:
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports on 127.0.0.1 (RASA_PORT and the Rasa processes after it)."""
+    from bot.supervisor import port_is_free
+
+    for _ in range(200):
+        base = free_ports(1)[0]
+        if base + count < 65536 and all(port_is_free("127.0.0.1", base + i) for i in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def stack_env(database_url: str, log_dir: Path, **extra: str) -> dict:
+    """`extra`: more variables (TRACKER_STORE_URL, RASA_WORKERS, ...); with RASA_WORKERS > 1, RASA_PORT starts a
+    block of free ports (the proxy, then one per Rasa process)."""
     import secrets
 
-    rasa_port, action_port, web_port, handoff_port = free_ports(4)
+    workers = int(extra.get("RASA_WORKERS", "1"))
+    block: set = set()
+    if workers > 1:
+        first = free_port_block(workers + 1)
+        block = set(range(first, first + workers + 1))
+    ports = [p for p in free_ports(4 + len(block)) if p not in block]
+    rasa_port = min(block) if block else ports.pop()
+    action_port, web_port, handoff_port = ports[:3]
     return {
         "RASA_PORT": str(rasa_port),
         "ACTION_PORT": str(action_port),
@@ -74,6 +94,7 @@ def stack_env(database_url: str, log_dir: Path) -> dict:
         "HANDOFF_SECRET": secrets.token_urlsafe(24),
         "RASA_TOKEN": RASA_TOKEN,
         "WEB_SECRET": WEB_SECRET,
+        **extra,
     }
 
 
@@ -105,9 +126,10 @@ def listening_addresses(port: int) -> set:
 
 
 @contextmanager
-def running_stack(database_url: str, log_dir: Path):
-    """The real stack on free ports with this database; a start failure fails the test, never skips it."""
-    stack = Stack(Settings.from_env(stack_env(database_url, log_dir)))
+def running_stack(database_url: str, log_dir: Path, **extra: str):
+    """The real stack on free ports with this database (and `extra` variables: the scaled layout); a start failure
+    fails the test, never skips it."""
+    stack = Stack(Settings.from_env(stack_env(database_url, log_dir, **extra)))
     try:
         stack.start()
     except StackError as exc:
