@@ -8,8 +8,10 @@ Passwords stay out of the file: it names `${TRACKER_STORE_PASSWORD}` / `${LOCK_S
 """
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -102,3 +104,22 @@ def process_env(settings: Settings) -> Dict[str, str]:
         if lock_password:
             env[LOCK_PASSWORD_VAR] = unquote(lock_password)
     return env
+
+
+def main(argv: List[str]) -> int:
+    """`python -m bot.endpoints [COMMAND ...]`: write Rasa's endpoints file for this environment; run COMMAND
+    (its `{endpoints}` replaced by the file's path, the passwords the file refers to in its environment), or
+    print the path. For Rasa processes started by systemd or Compose rather than by `bot.run`."""
+    settings = Settings.from_env()
+    path = write(settings)
+    if not argv:
+        print(path)
+        return 0
+    os.environ.update(process_env(settings))  # handed to the command, never written to the file
+    command = [arg.replace("{endpoints}", str(path)) for arg in argv]
+    os.execvp(command[0], command)
+    return 1  # not reached: exec replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

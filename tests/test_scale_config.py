@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from bot import endpoints, proxy
+from bot.settings import REPO_ROOT as REPO
 from bot.clients.ring import HashRing
 from bot.settings import Settings, SettingsError
 
@@ -162,3 +163,29 @@ async def test_the_web_servers_rasa_client_moves_a_person_on_and_resends_the_sam
         client = RasaClient(session, [refused, urls[1]])
         person = next(p for p in (f"p{i}" for i in range(200)) if client.ring.owner(p) == refused)
         assert [m["text"] for m in await client.send(person, "你好")] == ["b 答"]
+
+
+def test_the_launcher_of_systemd_and_compose_writes_the_file_and_hands_rasa_the_passwords(tmp_path):
+    """`python -m bot.endpoints COMMAND` (deploy/): the command gets the file's path and the passwords, the file
+    keeps none."""
+    import os
+    import sys
+
+    from bot.supervisor import free_ports
+
+    probe = ("import os, sys; text = open(sys.argv[1], encoding='utf-8').read(); "
+             "print(os.environ['TRACKER_STORE_PASSWORD'], os.environ['LOCK_STORE_PASSWORD'], 's@cret' in text)")
+    env = dict(os.environ, RASA_PORT=str(free_ports(1)[0]),
+               TRACKER_STORE_URL="postgresql://rasa:s%40cret@db.internal:5433/trackers",
+               LOCK_STORE_URL="redis://:hush@cache.internal:6380/3")
+    done = subprocess.run([sys.executable, "-m", "bot.endpoints", sys.executable, "-c", probe, "{endpoints}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    path = REPO / "var" / f"endpoints-{env['RASA_PORT']}.yml"
+    try:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["s@cret", "hush", "False"]
+        printed = subprocess.run([sys.executable, "-m", "bot.endpoints"], cwd=REPO, env=env, capture_output=True,
+                                 text=True, timeout=60)
+        assert printed.stdout.strip() == str(path)
+    finally:
+        path.unlink(missing_ok=True)
