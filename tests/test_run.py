@@ -191,7 +191,10 @@ def test_sigterm_while_starting_stops_everything(trained_model, free_ports, cata
 
 
 def test_port_in_use_fails_clearly(free_ports, catalog_database_url, tmp_path):
-    env = run_env(free_ports, catalog_database_url, tmp_path / "logs")
+    models = tmp_path / "models"  # the checks before starting need a model file; nothing gets to load it
+    models.mkdir()
+    (models / "placeholder.tar.gz").write_bytes(b"")
+    env = run_env(free_ports, catalog_database_url, tmp_path / "logs", MODEL_DIR=str(models))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", int(env["WEB_PORT"])))
         busy.listen()
