@@ -5,13 +5,11 @@ turned into a test, keys only. The web application runs in a thread of this proc
 files."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 
 from bot.train.sample_trackers import SampleTurn as T
 from bot.web.app import create_app
-from support.workbench import PASSWORD, served, workbench_settings
+from support.workbench import laptop_page, log_in_by_keyboard, served, workbench_settings
 
 CONVERSATIONS = {
     "p1": ("rest", [T("交社保的钱能退回来不", "nlu_fallback", 0.3,
@@ -28,36 +26,10 @@ def web_url(tmp_path, catalog_database_url, free_ports):
         yield url, settings.project_dir
 
 
-@contextmanager
-def laptop_page(browser):
-    """A page on a laptop-sized screen and the script errors it reports."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    problems = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
-        yield page, problems
-    finally:
-        context.close()
-
-
-def _log_in(page, url: str) -> None:
-    page.goto(f"{url}/console/train")
-    assert page.url.endswith("/console/login")
-    # autofocus is applied at a rendering step that may come after "load" on a busy machine
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
-    page.keyboard.type("trainer1")
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/console")
-
-
 def test_label_a_message_by_keyboard(browser, web_url):
     url, project = web_url
     with laptop_page(browser) as (page, problems):
-        _log_in(page, url)
+        log_in_by_keyboard(page, url)
         page.goto(f"{url}/console/train")
         assert "交社保的钱能退回来不" in page.inner_text("table.inbox")
         # the first row's intent has the focus, preselected with the model's guess
@@ -83,7 +55,7 @@ def test_review_a_conversation_by_keyboard(browser, web_url):
     """Open the newest conversation from the list, tag it, mark it reviewed and turn it into a test, keys only."""
     url, project = web_url
     with laptop_page(browser) as (page, problems):
-        _log_in(page, url)
+        log_in_by_keyboard(page, url)
         page.goto(f"{url}/console/train/conversations?fallback=1")
         assert "交社保的钱能退回来不" in page.inner_text("table.conversations")
         _focused(page, "document.activeElement.tagName === 'A' && "

@@ -1,7 +1,7 @@
 """The trainer's workbench on temporary copies of the project's files: a project folder (training data,
 catalog, domain), a tracker store written by Rasa's SQLTrackerStore, console accounts (a helper, a trainer, a
 supervisor), Settings pointing at all of it; logging in from an aiohttp test client; the web application served
-in a thread of the test process for Chromium."""
+in a thread of the test process for Chromium, and a laptop-sized page in it."""
 from __future__ import annotations
 
 import asyncio
@@ -43,17 +43,22 @@ def workbench_settings(root: Path, catalog_database_url: str, conversations: Con
     db = root / "tracker.sqlite3"
     write_conversations(db, conversations)
     (root / "models").mkdir()
+    values = dict(tracker_db=db, model_dir=root / "models", project_dir=project, rasa_port=1)  # no Rasa on port 1
+    values.update(overrides)
+    return console_settings(root, catalog_database_url, **values)
+
+
+def console_settings(root: Path, catalog_database_url: str, **values) -> Settings:
+    """Settings with a handoff database in `root` holding the console's accounts (a helper, a trainer, a
+    supervisor); `values` name the project, models, tracker store and Rasa the workbench uses."""
     handoff_url = f"sqlite:///{root / 'handoff.sqlite3'}"
     service = HandoffService(make_engine(handoff_url), HandoffConfig.load(HANDOFF_CONFIG))
     service.setup()
     service.add_helper("helper1", "钱七", "H001", PASSWORD, [service.config.queues[0].code])
     service.add_helper("trainer1", "王五", "T001", PASSWORD, role="trainer")
     service.add_helper("boss1", "李主任", "S001", PASSWORD, role="supervisor")
-    values = dict(database_url=catalog_database_url, handoff_database_url=handoff_url,
-                  handoff_config=HANDOFF_CONFIG, tracker_db=db, model_dir=root / "models", project_dir=project,
-                  rasa_port=1)  # no Rasa behind port 1
-    values.update(overrides)
-    return Settings(**values)
+    return Settings(database_url=catalog_database_url, handoff_database_url=handoff_url,
+                    handoff_config=HANDOFF_CONFIG, **values)
 
 
 async def login(client, username: str) -> str:
@@ -90,3 +95,30 @@ def served(app: web.Application, port: int) -> Iterator[str]:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
+
+
+@contextlib.contextmanager
+def laptop_page(browser):
+    """A page on a laptop-sized screen and the script errors it reports."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        yield page, problems
+    finally:
+        context.close()
+
+
+def log_in_by_keyboard(page, url: str, username: str = "trainer1") -> None:
+    """Open the workbench, get the login page, log in with keys only; ends on the console's page."""
+    page.goto(f"{url}/console/train")
+    assert page.url.endswith("/console/login")
+    # autofocus is applied at a rendering step that may come after "load" on a busy machine
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/console")
