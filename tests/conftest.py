@@ -15,7 +15,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from bot.settings import Settings  # noqa: E402
 from bot.supervisor import free_ports  # noqa: E402
-from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack, running_web_server  # noqa: E402
+from support.rasa_standin import RasaStandIn  # noqa: E402
+from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -164,15 +165,33 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def web_without_rasa(tmp_path_factory):
-    """Our real web server alone, pointed at a port where no Rasa listens."""
-    web_port, dead_rasa_port = free_ports(2)
-    log = tmp_path_factory.mktemp("web-alone") / "web.log"
-    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1",
-               WEB_SECRET=WEB_SECRET)
-    env.pop("RASA_URL", None)
-    with running_web_server(env, log) as url:
-        yield url
+def web_without_rasa(catalog_database_url):
+    """Our real web app alone (in a thread of this process), pointed at a port where no Rasa listens."""
+    from support.web_app import running_web_app
+
+    with running_web_app(catalog_database_url) as server:
+        yield server.url
+
+
+@dataclass(frozen=True)
+class WebOnStandIn:
+    web_url: str
+    settings: Settings
+    rasa: RasaStandIn  # what the web app forwarded (turns, triggers)
+
+
+@pytest.fixture(scope="session")
+def web_on_standin(catalog_database_url):
+    """Our real web app (in a thread of this process) in front of the Rasa stand-in: the fast layer for the web
+    server's own behaviour (validation, 4xx answers, sizes, headers, the page), no model needed."""
+    from support.web_app import running_web_app
+
+    rasa = RasaStandIn().start()
+    try:
+        with running_web_app(catalog_database_url, rasa.url) as server:
+            yield WebOnStandIn(web_url=server.url, settings=server.settings, rasa=rasa)
+    finally:
+        rasa.stop()
 
 
 @pytest.fixture(scope="session")
