@@ -7,7 +7,7 @@ import string
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import aiohttp
 import pytest
@@ -20,6 +20,7 @@ from bot.run import Stack, StackError
 from bot.settings import Settings
 from support.stack import rasa_api_params, stack_env
 from support.threaded_server import ThreadedServer
+from support.waiting import wait_until
 
 TOKEN = "hallTestToken2026"
 APPID = "wx1234567890abcdef"
@@ -257,9 +258,23 @@ async def rasa_user_texts(rasa_url: str, sender: str) -> List[str]:
     return [e.get("text") for e in tracker.get("events") or [] if e.get("event") == "user"]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+def settled(standin: WeChatStandIn, database_url: str, openid: str, timeout: float = 30.0) -> List[str]:
+    """Every 客服消息 to this person so far, once the answer's follow-ups are all out: at least one arrived and
+    the channel's outbox (in the stack's database) holds nothing pending for them, each row it marked sent being
+    one the stand-in received."""
+    from bot.channels.wechat_outbox import PENDING, SENT, OutboxStore
+    from knowledge import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        store = OutboxStore(engine)
+        standin.wait_for(openid, 1, timeout)
+
+        def all_out() -> bool:
+            statuses = [row.status for row in store.messages(openid)]
+            return PENDING not in statuses and statuses.count(SENT) == len(standin.to(openid))
+
+        wait_until(all_out, timeout, "every 客服消息 of the answer sent")
+        return standin.to(openid)
+    finally:
+        engine.dispose()
