@@ -58,9 +58,26 @@ def catalog_database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_stack(tmp_path_factory, catalog_database_url, trained_model):
+def live_wechat_standin():
+    """WeChat's API as the shared stack reaches it. Its own, not the session's `standin`: tests count its token
+    fetches, and the asynchronous WeChat stack would take the token the shared stack holds."""
+    from support.wechat import WeChatStandIn
+
+    server = WeChatStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory, catalog_database_url, trained_model, live_wechat_standin):
+    """The shared stack: actions, Rasa, web; WeChat on in safe mode (AES) with the default reply budget
+    (tests/test_wechat_channel.py; the channel switched off is tested in-process, tests/test_wechat_off.py)."""
+    from support.wechat import warm_up, wechat_env
+
     log_dir = tmp_path_factory.mktemp("logs")
-    with running_stack(catalog_database_url, log_dir) as stack:
+    # Warmed up: a fresh Rasa's first turns build the model's graphs, longer than WeChat's reply budget.
+    with running_stack(catalog_database_url, log_dir, wechat_env(live_wechat_standin, aes=True),
+                       warm_up=lambda stack: warm_up(stack.settings.rasa_url)) as stack:
         settings = stack.settings
         yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
                         settings=settings, log_dir=log_dir, stack=stack)

@@ -1,5 +1,5 @@
-"""The WeChat channel in safe mode (AES) on the real stack: WeChat's requests built with wechatpy, replies
-decrypted, 客服消息 received by a local stand-in for WeChat's API."""
+"""The WeChat channel in safe mode (AES) on the shared stack (live_stack has WeChat on): WeChat's requests built
+with wechatpy, replies decrypted, 客服消息 received by a local stand-in for WeChat's API."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from support.handoff import QUEUED_RE, Console, add_helper, response_text
-from support.wechat import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
-                            new_openid, rasa_user_texts, settled, wechat_stack)
+from support.wechat import (OTHER_AES_KEY, WeChatServer, message_xml, new_msg_id, new_openid, rasa_user_texts,
+                            settled)
 from support.stack import rasa_api_params
 
 pytestmark = pytest.mark.asyncio
@@ -29,18 +29,16 @@ TEXT_ONLY = response_text("utter_wechat_text_only")
 OPTION = response_text("utter_fragment_wechat_option")
 
 
-@pytest.fixture(scope="module")
-def standin():
-    """Its own stand-in (not the session's): these tests count the stand-in's token fetches."""
-    server = WeChatStandIn().start()
-    yield server
-    server.stop()
+@pytest.fixture
+def standin(live_wechat_standin):
+    """The shared stack's own stand-in (not the session's `standin`): these tests count its token fetches."""
+    return live_wechat_standin
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, catalog_database_url, trained_model, standin):
-    with wechat_stack(catalog_database_url, tmp_path_factory.mktemp("wechat-logs"), standin) as running:
-        yield running
+@pytest.fixture
+def stack(live_stack):
+    """The shared stack: WeChat is on there in safe mode (tests/conftest.py)."""
+    return live_stack
 
 
 @pytest.fixture
@@ -198,10 +196,11 @@ async def test_the_access_token_is_cached_and_fetched_again_when_wechat_says_it_
     await wechat.say(openid, LONG_QUESTION)
     standin.wait_for(openid, 2 * sent)
     assert standin.token_fetches == fetches  # cached
+    rejected = standin.rejected
     standin.expire_token()
     await wechat.say(openid, LONG_QUESTION)
     standin.wait_for(openid, 3 * sent)
-    assert standin.token_fetches == fetches + 1 and standin.rejected == 1
+    assert standin.token_fetches == fetches + 1 and standin.rejected == rejected + 1
 
 
 async def test_rasa_can_push_to_a_wechat_person_through_the_output_channel(stack, standin):

@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -105,11 +106,14 @@ def listening_addresses(port: int) -> set:
 
 
 @contextmanager
-def running_stack(database_url: str, log_dir: Path):
-    """The real stack on free ports with this database; a start failure fails the test, never skips it."""
-    stack = Stack(Settings.from_env(stack_env(database_url, log_dir)))
+def running_stack(database_url: str, log_dir: Path, extra_env: Optional[dict] = None, warm_up=None):
+    """The real stack on free ports with this database (and `extra_env`); a start failure fails the test, never
+    skips it. `warm_up(stack)` runs once it is up."""
+    stack = Stack(Settings.from_env({**stack_env(database_url, log_dir), **(extra_env or {})}))
     try:
         stack.start()
+        if warm_up is not None:
+            warm_up(stack)
     except StackError as exc:
         pytest.fail(f"The stack did not start: {exc}")
     try:

@@ -140,14 +140,20 @@ class WeChatStandIn(ThreadedServer):
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
 
 
+def wechat_env(standin: WeChatStandIn, aes: bool = True, **extra: str) -> dict:
+    """The WeChat variables of a test stack: our account, WeChat's API at the stand-in, safe mode (AES) or plain."""
+    env = dict(WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_API_BASE_URL=standin.base_url,
+               **extra)
+    if aes:
+        env["WECHAT_AES_KEY"] = AES_KEY
+    return env
+
+
 @contextmanager
 def wechat_stack(database_url: str, log_dir, standin: WeChatStandIn, aes: bool = True, **extra: str):
     """The real stack (actions, Rasa with the wechat channel, web) with the WeChat variables set."""
     env = stack_env(database_url, log_dir)
-    env.update(WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_API_BASE_URL=standin.base_url,
-               **extra)
-    if aes:
-        env["WECHAT_AES_KEY"] = AES_KEY
+    env.update(wechat_env(standin, aes, **extra))
     stack = Stack(Settings.from_env(env))
     try:
         stack.start()
