@@ -16,7 +16,7 @@ if str(REPO_ROOT) not in sys.path:
 from bot.settings import Settings  # noqa: E402
 from bot.supervisor import free_ports  # noqa: E402
 from support.rasa_standin import RasaStandIn  # noqa: E402
-from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack  # noqa: E402
+from support.stack import WEB_SECRET, LiveStack, load_catalog  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -72,12 +72,10 @@ def live_wechat_standin():
 def live_stack(tmp_path_factory, catalog_database_url, trained_model, live_wechat_standin):
     """The shared stack: actions, Rasa, web; WeChat on in safe mode (AES) with the default reply budget
     (tests/test_wechat_channel.py; the channel switched off is tested in-process, tests/test_wechat_off.py)."""
-    from support.wechat import warm_up, wechat_env
+    from support.wechat import wechat_stack
 
     log_dir = tmp_path_factory.mktemp("logs")
-    # Warmed up: a fresh Rasa's first turns build the model's graphs, longer than WeChat's reply budget.
-    with running_stack(catalog_database_url, log_dir, wechat_env(live_wechat_standin, aes=True),
-                       warm_up=lambda stack: warm_up(stack.settings.rasa_url)) as stack:
+    with wechat_stack(catalog_database_url, log_dir, live_wechat_standin, aes=True) as stack:
         settings = stack.settings
         yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
                         settings=settings, log_dir=log_dir, stack=stack)

@@ -111,12 +111,12 @@ def running_stack(database_url: str, log_dir: Path, extra_env: Optional[dict] = 
     skips it. `warm_up(stack)` runs once it is up."""
     stack = Stack(Settings.from_env({**stack_env(database_url, log_dir), **(extra_env or {})}))
     try:
-        stack.start()
-        if warm_up is not None:
-            warm_up(stack)
+        stack.start()  # stops what it started when it fails
     except StackError as exc:
         pytest.fail(f"The stack did not start: {exc}")
     try:
+        if warm_up is not None:
+            warm_up(stack)
         yield stack
     finally:
         stack.stop()

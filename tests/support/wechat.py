@@ -10,15 +10,12 @@ from contextlib import contextmanager
 from typing import List, Optional
 
 import aiohttp
-import pytest
 import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.run import Stack, StackError
-from bot.settings import Settings
-from support.stack import rasa_api_params, stack_env
+from support.stack import rasa_api_params, running_stack
 from support.threaded_server import ThreadedServer
 from support.waiting import wait_until
 
@@ -151,19 +148,10 @@ def wechat_env(standin: WeChatStandIn, aes: bool = True, **extra: str) -> dict:
 
 @contextmanager
 def wechat_stack(database_url: str, log_dir, standin: WeChatStandIn, aes: bool = True, **extra: str):
-    """The real stack (actions, Rasa with the wechat channel, web) with the WeChat variables set."""
-    env = stack_env(database_url, log_dir)
-    env.update(wechat_env(standin, aes, **extra))
-    stack = Stack(Settings.from_env(env))
-    try:
-        stack.start()
-        warm_up(stack.settings.rasa_url)
-    except StackError as exc:
-        pytest.fail(f"The stack did not start: {exc}")
-    try:
+    """The real stack (actions, Rasa with the wechat channel, web) with the WeChat variables set, warmed up."""
+    with running_stack(database_url, log_dir, wechat_env(standin, aes, **extra),
+                       warm_up=lambda stack: warm_up(stack.settings.rasa_url)) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def warm_up(rasa_url: str) -> None:
