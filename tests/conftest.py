@@ -15,7 +15,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from bot.settings import Settings  # noqa: E402
 from bot.supervisor import free_ports  # noqa: E402
-from support.stack import WEB_SECRET, LiveStack, load_catalog, running_stack, running_web_server  # noqa: E402
+from support.rasa_standin import RasaStandIn  # noqa: E402
+from support.stack import WEB_SECRET, LiveStack, load_catalog  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,9 +58,24 @@ def catalog_database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_stack(tmp_path_factory, catalog_database_url, trained_model):
+def live_wechat_standin():
+    """WeChat's API as the shared stack reaches it. Its own, not the session's `standin`: tests count its token
+    fetches, and the asynchronous WeChat stack would take the token the shared stack holds."""
+    from support.wechat import WeChatStandIn
+
+    server = WeChatStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory, catalog_database_url, trained_model, live_wechat_standin):
+    """The shared stack: actions, Rasa, web; WeChat on in safe mode (AES) with the default reply budget
+    (tests/test_wechat_channel.py; the channel switched off is tested in-process, tests/test_wechat_off.py)."""
+    from support.wechat import wechat_stack
+
     log_dir = tmp_path_factory.mktemp("logs")
-    with running_stack(catalog_database_url, log_dir) as stack:
+    with wechat_stack(catalog_database_url, log_dir, live_wechat_standin, aes=True) as stack:
         settings = stack.settings
         yield LiveStack(web_url=settings.web_url, rasa_url=settings.rasa_url, action_url=settings.action_url,
                         settings=settings, log_dir=log_dir, stack=stack)
@@ -164,15 +180,33 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def web_without_rasa(tmp_path_factory):
-    """Our real web server alone, pointed at a port where no Rasa listens."""
-    web_port, dead_rasa_port = free_ports(2)
-    log = tmp_path_factory.mktemp("web-alone") / "web.log"
-    env = dict(os.environ, WEB_PORT=str(web_port), RASA_PORT=str(dead_rasa_port), HOST="127.0.0.1",
-               WEB_SECRET=WEB_SECRET)
-    env.pop("RASA_URL", None)
-    with running_web_server(env, log) as url:
-        yield url
+def web_without_rasa(catalog_database_url):
+    """Our real web app alone (in a thread of this process), pointed at a port where no Rasa listens."""
+    from support.web_app import running_web_app
+
+    with running_web_app(catalog_database_url) as server:
+        yield server.url
+
+
+@dataclass(frozen=True)
+class WebOnStandIn:
+    web_url: str
+    settings: Settings
+    rasa: RasaStandIn  # what the web app forwarded (turns, triggers)
+
+
+@pytest.fixture(scope="session")
+def web_on_standin(catalog_database_url):
+    """Our real web app (in a thread of this process) in front of the Rasa stand-in: the fast layer for the web
+    server's own behaviour (validation, 4xx answers, sizes, headers, the page), no model needed."""
+    from support.web_app import running_web_app
+
+    rasa = RasaStandIn().start()
+    try:
+        with running_web_app(catalog_database_url, rasa.url) as server:
+            yield WebOnStandIn(web_url=server.url, settings=server.settings, rasa=rasa)
+    finally:
+        rasa.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """What helpers read in the console: situation labels (not codes), the button the person tapped (not its
-payload), Chinese states, column headers, and one clock (the hall's time zone). Against the real servers."""
+payload), Chinese states, column headers, and one clock (the hall's time zone). On our real web app in this
+process (`web_alone`): the console needs no Rasa."""
 from __future__ import annotations
 
 import re
@@ -45,12 +46,12 @@ def visible_text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
 
 
-async def test_the_ticket_page_and_lists_speak_the_helpers_language(live_stack, helper):
-    console = Console(live_stack.web_url)
+async def test_the_ticket_page_and_lists_speak_the_helpers_language(web_alone, helper):
+    console = Console(web_alone.web_url)
     assert await console.login(helper) == 200
     await console.connect()  # on duty: a helper claims only while connected
     try:
-        tid = await open_ticket_with(live_stack.settings, new_sender())
+        tid = await open_ticket_with(web_alone.settings, new_sender())
         html = await (await console.get(f"/console/tickets/{tid}")).text()
         text = visible_text(html)
         situation = re.search(r"<dt>情形</dt><dd>(.*?)</dd>", html, re.S).group(1)

@@ -1,6 +1,8 @@
 """One message must not take the assistant down; nobody writes records through the action server.
 
-Through the real stack: Rasa's REST channel, our page's API and the action server (issue: hardening).
+Through the real stack: Rasa's REST channel, our page's API and the action server (issue: hardening). What our
+web server does by itself (the cut notice, bad bodies, 413, sender ids) runs on our real web app in this process
+in front of the Rasa stand-in (`web_on_standin`), while the model trains.
 """
 from __future__ import annotations
 
@@ -107,14 +109,14 @@ def test_rest_channel_answers_400_on_a_malformed_body(live_stack, body):
     assert rest(live_stack, "你好").status_code == 200
 
 
-def test_our_page_tells_the_person_what_was_cut(live_stack):
+def test_our_page_tells_the_person_what_was_cut(web_on_standin):
     sender = web_sender()
-    resp = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": sender, "message": LONG_QUESTION[:5000]},
+    resp = requests.post(f"{web_on_standin.web_url}/api/chat", json={"sender": sender, "message": LONG_QUESTION[:5000]},
                          timeout=TIMEOUT)
     assert resp.status_code == 200, resp.text
     texts = [m["text"] for m in resp.json()["messages"] if m["text"]]
     assert texts[0].startswith("您发来的消息太长了") and str(MESSAGE_MAX_CHARS) in texts[0]
-    assert len(texts) >= 2
+    assert len(texts) >= 2  # and the bot's answer follows (the real bot's: test_web_api's odd input "long")
 
 
 # --- the action server ----------------------------------------------------------------------------
@@ -189,18 +191,18 @@ def test_rasa_api_wants_the_token(live_stack, method, path):
 
 # --- our web server: bodies that used to give a 500 or a stuck connection ---------------------------
 
-def test_api_chat_deeply_nested_json_is_a_clean_400(live_stack):
+def test_api_chat_deeply_nested_json_is_a_clean_400(web_on_standin):
     body = b'{"sender": "hard-nested-0001", "message": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
-    resp = requests.post(f"{live_stack.web_url}/api/chat", data=body, headers={"Content-Type": "application/json"},
+    resp = requests.post(f"{web_on_standin.web_url}/api/chat", data=body, headers={"Content-Type": "application/json"},
                          timeout=TIMEOUT)
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_json"
 
 
-def test_the_connection_after_a_413_is_closed_not_stuck(live_stack):
+def test_the_connection_after_a_413_is_closed_not_stuck(web_on_standin):
     import http.client
     from urllib.parse import urlsplit
 
-    where = urlsplit(live_stack.web_url)
+    where = urlsplit(web_on_standin.web_url)
     conn = http.client.HTTPConnection(where.hostname, where.port, timeout=15)
     try:
         big = b'{"sender": "hard-big-00001", "message": "' + b"a" * 180_000 + b'"}'
@@ -219,21 +221,21 @@ def test_the_connection_after_a_413_is_closed_not_stuck(live_stack):
 
 # --- the page's sender ids are issued by the server -------------------------------------------------
 
-def test_the_server_issues_sender_ids_and_refuses_others(live_stack):
+def test_the_server_issues_sender_ids_and_refuses_others(web_on_standin):
     from bot.web.senders import issue, verify
 
-    issued = [requests.post(f"{live_stack.web_url}/api/session", timeout=TIMEOUT).json()["sender"] for _ in range(3)]
+    issued = [requests.post(f"{web_on_standin.web_url}/api/session", timeout=TIMEOUT).json()["sender"] for _ in range(3)]
     assert len(set(issued)) == 3 and all(len(s) == 44 for s in issued)
-    assert all(verify(live_stack.settings.web_secret, s) for s in issued)
-    resp = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": issued[0], "message": "你好"},
+    assert all(verify(web_on_standin.settings.web_secret, s) for s in issued)
+    resp = requests.post(f"{web_on_standin.web_url}/api/chat", json={"sender": issued[0], "message": "你好"},
                          timeout=TIMEOUT)
     assert resp.status_code == 200 and resp.json()["messages"]
     # An id the client chose, or one signed with another secret, opens neither a conversation nor the stream.
     for chosen in ("aaaaaaaa", "x" * 44, issue("another secret"), issued[0][:-1] + ("A" if issued[0][-1] != "A" else "B")):
-        resp = requests.post(f"{live_stack.web_url}/api/chat", json={"sender": chosen, "message": "你好"},
+        resp = requests.post(f"{web_on_standin.web_url}/api/chat", json={"sender": chosen, "message": "你好"},
                              timeout=TIMEOUT)
         assert resp.status_code in (400, 403), chosen
-        resp = requests.get(f"{live_stack.web_url}/api/events", params={"sender": chosen}, timeout=TIMEOUT)
+        resp = requests.get(f"{web_on_standin.web_url}/api/events", params={"sender": chosen}, timeout=TIMEOUT)
         assert resp.status_code in (400, 403), chosen
 
 

@@ -1,4 +1,5 @@
-"""The printable notice page in headless Chromium at a phone's size, on screen and as printed."""
+"""The printable notice page in headless Chromium at a phone's size, on screen and as printed. The page needs no
+Rasa: our real web app in this process (`web_on_standin`) serves it while the model trains."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,11 +35,11 @@ def phone(browser):
         context.close()
 
 
-def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone, live_stack, catalog, tmp_path):
+def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone, web_on_standin, catalog, tmp_path):
     errors = watch_errors(phone)
     matter = catalog.matter(CODE)
     listed = matter.materials_for(ANSWERS)
-    phone.goto(live_stack.web_url + notice_path(CODE, ANSWERS, HAVE))
+    phone.goto(web_on_standin.web_url + notice_path(CODE, ANSWERS, HAVE))
 
     assert phone.locator("h1").inner_text() == "一次性告知单"
     assert phone.locator(".matter-name").inner_text() == matter.name
@@ -65,7 +66,7 @@ def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone
     assert (matter.hours or catalog.hall().hours) in where
     assert f"{matter.legal_days}个工作日" in where
     assert matter.contact_phone in where
-    today = datetime.now(ZoneInfo(live_stack.settings.hall_timezone)).date()  # the hall's day, not the machine's
+    today = datetime.now(ZoneInfo(web_on_standin.settings.hall_timezone)).date()  # the hall's day, not the machine's
     assert phone.locator("#generated").inner_text() == f"{today.year}年{today.month}月{today.day}日"
 
     # Readable on the phone: nothing wider than the screen, text not shrunk.
@@ -93,7 +94,7 @@ def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone
     assert errors == []  # no script error, no CSP violation
 
 
-def test_not_found_page_in_the_browser(phone, live_stack):
-    response = phone.goto(live_stack.web_url + "/notice/NO-SUCH-MATTER")
+def test_not_found_page_in_the_browser(phone, web_on_standin):
+    response = phone.goto(web_on_standin.web_url + "/notice/NO-SUCH-MATTER")
     assert response.status == 404
     assert "没有找到这个事项的告知单" in phone.locator(".error").inner_text()

@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session
 
 from bot.handoff import models as m
 from bot.handoff.feedback import person_ref
+from bot.handoff.idle import CHANNEL
+from support.page import BOT_ROWS, count, wait_for_reply
 from support.stack import running_web_server
 from support.handoff import HANDOFF_CONFIG, response_text
+from support.waiting import wait_until
 from knowledge import make_engine
 
 IDLE_SECONDS = 3.0
@@ -43,6 +46,16 @@ def _bot_texts(page):
     return page.locator("#messages .msg.bot .bubble").all_inner_texts()
 
 
+def _timer(database_url: str, sender: str):
+    """The person's idle timer row (rating_idle_timer), or None."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return session.get(m.IdleTimer, (CHANNEL, sender))
+    finally:
+        engine.dispose()
+
+
 def test_a_quiet_person_is_asked_once_on_the_page_and_the_tap_is_stored(quick_web, page, live_stack):
     page.goto(quick_web)
     page.wait_for_selector(".msg.bot .bubble")  # the greeting
@@ -66,16 +79,24 @@ def test_a_quiet_person_is_asked_once_on_the_page_and_the_tap_is_stored(quick_we
         rows = session.scalars(select(m.Rating).where(m.Rating.person == person_ref("web", sender))).all()
     assert [(r.kind, r.channel, r.matter_code, r.score) for r in rows] == [("bot", "web", "GJJ-TQ", 4)]
 
-    # Once per session: another answer and another quiet spell ask nothing.
+    # Once per session: another answer and another quiet spell ask nothing. The answer arms the timer again;
+    # once a web process has claimed it (the quiet spell is over and the check runs), one more turn on the page
+    # gives a wrong question time to arrive before it is counted.
     _ask(page, "那要多久")
     page.wait_for_selector(".msg.bot .bubble:has-text('的办理时限')")
-    time.sleep(IDLE_SECONDS * 2.5)
+    database_url = live_stack.settings.database_url
+    wait_until(lambda: (_timer(database_url, sender) or m.IdleTimer()).fired_at, 30, "the idle timer claimed")
+    before = count(page, BOT_ROWS)
+    _ask(page, "那要多久")
+    wait_for_reply(page, before)
     assert sum(question in text for text in _bot_texts(page)) == 1
 
 
-def test_never_before_the_bot_answered_anything(quick_web, page):
+def test_never_before_the_bot_answered_anything(quick_web, page, live_stack):
+    # The watcher asks only when a timer is due, and the greeting's turn ends after it would have armed one.
     page.goto(quick_web)
-    page.wait_for_selector(".msg.bot .bubble")
-    time.sleep(IDLE_SECONDS * 2.5)
+    wait_for_reply(page, 0)  # the greeting's turn has ended
+    sender = page.evaluate("window.localStorage.getItem('sqfd.sender')")
+    assert sender and _timer(live_stack.settings.database_url, sender) is None
     texts = _bot_texts(page)
     assert len(texts) == 1 and response_text("utter_ask_rating_idle") not in texts[0]

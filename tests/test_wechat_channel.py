@@ -1,5 +1,5 @@
-"""The WeChat channel in safe mode (AES) on the real stack: WeChat's requests built with wechatpy, replies
-decrypted, 客服消息 received by a local stand-in for WeChat's API."""
+"""The WeChat channel in safe mode (AES) on the shared stack (live_stack has WeChat on): WeChat's requests built
+with wechatpy, replies decrypted, 客服消息 received by a local stand-in for WeChat's API."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from support.handoff import QUEUED_RE, Console, add_helper, response_text
-from support.wechat import (OTHER_AES_KEY, WeChatServer, WeChatStandIn, message_xml, new_msg_id,
-                            new_openid, rasa_user_texts, wechat_stack)
+from support.wechat import (OTHER_AES_KEY, WeChatServer, message_xml, new_msg_id, new_openid, rasa_user_texts,
+                            settled)
 from support.stack import rasa_api_params
 
 pytestmark = pytest.mark.asyncio
@@ -22,17 +22,6 @@ async def rest_reply(rasa_url: str, text: str) -> list:
                                 json={"sender": new_openid(), "message": text}) as resp:
             return [m for m in await resp.json() if m.get("text")]
 
-def settled(standin: WeChatStandIn, openid: str) -> list:
-    """Every 客服消息 of an answer: the follow-ups of a split answer go out a moment apart."""
-    sent = standin.wait_for(openid, 1)
-    while True:
-        time.sleep(1.5)
-        now = standin.to(openid)
-        if now == sent:
-            return now
-        sent = now
-
-
 GREETING = response_text("utter_greet")
 # A long answer that needs no situation questions first: the 企业开办 一件事 with its merged list (several KB).
 LONG_QUESTION = "企业开办一件事要准备哪些材料"
@@ -40,18 +29,16 @@ TEXT_ONLY = response_text("utter_wechat_text_only")
 OPTION = response_text("utter_fragment_wechat_option")
 
 
-@pytest.fixture(scope="module")
-def standin():
-    """Its own stand-in (not the session's): these tests count the stand-in's token fetches."""
-    server = WeChatStandIn().start()
-    yield server
-    server.stop()
+@pytest.fixture
+def standin(live_wechat_standin):
+    """The shared stack's own stand-in (not the session's `standin`): these tests count its token fetches."""
+    return live_wechat_standin
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, catalog_database_url, trained_model, standin):
-    with wechat_stack(catalog_database_url, tmp_path_factory.mktemp("wechat-logs"), standin) as running:
-        yield running
+@pytest.fixture
+def stack(live_stack):
+    """The shared stack: WeChat is on there in safe mode (tests/conftest.py)."""
+    return live_stack
 
 
 @pytest.fixture
@@ -114,7 +101,7 @@ async def test_text_gets_a_passive_encrypted_reply_with_numbered_options_and_1_p
     assert (await rasa_user_texts(stack.settings.rasa_url, openid))[-1] == "开饭店要办哪些证"
     # The same answer as on the web page (REST channel) for that payload: a long one, so its rest follows as
     # 客服消息, cut between lines.
-    lines = set((picked + "\n" + "\n".join(settled(standin, openid))).split("\n"))
+    lines = set((picked + "\n" + "\n".join(settled(standin, stack.settings.database_url, openid))).split("\n"))
     for message in await rest_reply(stack.settings.rasa_url, "开饭店要办哪些证"):
         assert set(message["text"].split("\n")) <= lines
 
@@ -175,7 +162,7 @@ async def test_a_replayed_msgid_is_answered_once_even_while_the_first_is_in_prog
         assert status == 200 and reply["Content"] == first[1]["Content"]
     assert "企业开办" in first[1]["Content"]
     assert await rasa_user_texts(stack.settings.rasa_url, openid) == [LONG_QUESTION]
-    follow_ups = settled(standin, openid)  # the rest of the long list, sent once
+    follow_ups = settled(standin, stack.settings.database_url, openid)  # the rest of the long list, sent once
     assert len(set(follow_ups)) == len(follow_ups)
 
 
@@ -185,7 +172,7 @@ async def test_long_answers_are_split_first_part_passive_rest_as_customer_servic
     openid = new_openid()
     first = await wechat.say(openid, LONG_QUESTION)
     assert bundle.name in first
-    chunks = [first] + settled(standin, openid)
+    chunks = [first] + settled(standin, stack.settings.database_url, openid)
     assert all(len(c.encode("utf-8")) <= 2048 for c in chunks) and len(chunks) >= 2
     assert all(c.strip() and not c.startswith("\n") for c in chunks)
     # Cut between lines: the merged material list continues in order from one message to the next.
@@ -200,19 +187,20 @@ async def test_long_answers_are_split_first_part_passive_rest_as_customer_servic
     assert second.name in picked
 
 
-async def test_the_access_token_is_cached_and_fetched_again_when_wechat_says_it_expired(wechat, standin):
+async def test_the_access_token_is_cached_and_fetched_again_when_wechat_says_it_expired(wechat, stack, standin):
     openid = new_openid()
     await wechat.say(openid, LONG_QUESTION)
-    sent = len(settled(standin, openid))  # every follow-up of one answer
+    sent = len(settled(standin, stack.settings.database_url, openid))  # every follow-up of one answer
     fetches = standin.token_fetches
     assert fetches >= 1
     await wechat.say(openid, LONG_QUESTION)
     standin.wait_for(openid, 2 * sent)
     assert standin.token_fetches == fetches  # cached
+    rejected = standin.rejected
     standin.expire_token()
     await wechat.say(openid, LONG_QUESTION)
     standin.wait_for(openid, 3 * sent)
-    assert standin.token_fetches == fetches + 1 and standin.rejected == 1
+    assert standin.token_fetches == fetches + 1 and standin.rejected == rejected + 1
 
 
 async def test_rasa_can_push_to_a_wechat_person_through_the_output_channel(stack, standin):

@@ -28,8 +28,9 @@ def wait_for_reply(page, bot_rows_before: int):
     )
 
 
-def open_chat(page, live_stack):
-    page.goto(f"{live_stack.web_url}/")
+def open_chat(page, stack):
+    """The page of `stack` (anything with a web_url: live_stack, web_on_standin), once the greeting is shown."""
+    page.goto(f"{stack.web_url}/")
     wait_for_reply(page, 0)
     greeting = page.locator(f"{BOT_ROWS} .bubble").first.inner_text()
     assert greeting.strip(), "the greeting is empty"

@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -126,15 +127,17 @@ def listening_addresses(port: int) -> set:
 
 
 @contextmanager
-def running_stack(database_url: str, log_dir: Path, **extra: str):
-    """The real stack on free ports with this database (and `extra` variables: the scaled layout); a start failure
-    fails the test, never skips it."""
-    stack = Stack(Settings.from_env(stack_env(database_url, log_dir, **extra)))
+def running_stack(database_url: str, log_dir: Path, extra_env: Optional[dict] = None, warm_up=None, **extra: str):
+    """The real stack on free ports with this database (and more variables in `extra_env` or `extra`: WeChat, the
+    scaled layout); a start failure fails the test, never skips it. `warm_up(stack)` runs once it is up."""
+    stack = Stack(Settings.from_env(stack_env(database_url, log_dir, **{**(extra_env or {}), **extra})))
     try:
-        stack.start()
+        stack.start()  # stops what it started when it fails
     except StackError as exc:
         pytest.fail(f"The stack did not start: {exc}")
     try:
+        if warm_up is not None:
+            warm_up(stack)
         yield stack
     finally:
         stack.stop()

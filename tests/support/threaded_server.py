@@ -12,7 +12,8 @@ from bot.supervisor import free_ports
 
 
 class ThreadedServer:
-    """Subclasses add their routes in `routes(app)`; `start()` serves them, `stop()` ends the thread."""
+    """Subclasses add their routes in `routes(app)` (or build the whole app in `make_app()`); `start()` serves
+    them, `stop()` ends the thread."""
 
     def __init__(self, name: str) -> None:
         self.port = free_ports(1)[0]
@@ -23,10 +24,15 @@ class ThreadedServer:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    def start(self):
-        self._thread.start()
+    def make_app(self) -> web.Application:
+        """The application to serve: by default a bare one with `routes`; our web app overrides this."""
         app = web.Application()
         self.routes(app)
+        return app
+
+    def start(self):
+        self._thread.start()
+        app = self.make_app()
 
         async def up():
             self._runner = web.AppRunner(app, access_log=None)

@@ -7,19 +7,17 @@ import string
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import aiohttp
-import pytest
 import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.run import Stack, StackError
-from bot.settings import Settings
-from support.stack import rasa_api_params, stack_env
+from support.stack import rasa_api_params, running_stack
 from support.threaded_server import ThreadedServer
+from support.waiting import wait_until
 
 TOKEN = "hallTestToken2026"
 APPID = "wx1234567890abcdef"
@@ -139,24 +137,21 @@ class WeChatStandIn(ThreadedServer):
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
 
 
-@contextmanager
-def wechat_stack(database_url: str, log_dir, standin: WeChatStandIn, aes: bool = True, **extra: str):
-    """The real stack (actions, Rasa with the wechat channel, web) with the WeChat variables set."""
-    env = stack_env(database_url, log_dir)
-    env.update(WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_API_BASE_URL=standin.base_url,
+def wechat_env(standin: WeChatStandIn, aes: bool = True, **extra: str) -> dict:
+    """The WeChat variables of a test stack: our account, WeChat's API at the stand-in, safe mode (AES) or plain."""
+    env = dict(WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_API_BASE_URL=standin.base_url,
                **extra)
     if aes:
         env["WECHAT_AES_KEY"] = AES_KEY
-    stack = Stack(Settings.from_env(env))
-    try:
-        stack.start()
-        warm_up(stack.settings.rasa_url)
-    except StackError as exc:
-        pytest.fail(f"The stack did not start: {exc}")
-    try:
+    return env
+
+
+@contextmanager
+def wechat_stack(database_url: str, log_dir, standin: WeChatStandIn, aes: bool = True, **extra: str):
+    """The real stack (actions, Rasa with the wechat channel, web) with the WeChat variables set, warmed up."""
+    with running_stack(database_url, log_dir, wechat_env(standin, aes, **extra),
+                       warm_up=lambda stack: warm_up(stack.settings.rasa_url)) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def warm_up(rasa_url: str) -> None:
@@ -257,9 +252,23 @@ async def rasa_user_texts(rasa_url: str, sender: str) -> List[str]:
     return [e.get("text") for e in tracker.get("events") or [] if e.get("event") == "user"]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+def settled(standin: WeChatStandIn, database_url: str, openid: str, timeout: float = 30.0) -> List[str]:
+    """Every 客服消息 to this person so far, once the answer's follow-ups are all out: at least one arrived and
+    the channel's outbox (in the stack's database) holds nothing pending for them, each row it marked sent being
+    one the stand-in received."""
+    from bot.channels.wechat_outbox import PENDING, SENT, OutboxStore
+    from knowledge import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        store = OutboxStore(engine)
+        standin.wait_for(openid, 1, timeout)
+
+        def all_out() -> bool:
+            statuses = [row.status for row in store.messages(openid)]
+            return PENDING not in statuses and statuses.count(SENT) == len(standin.to(openid))
+
+        wait_until(all_out, timeout, "every 客服消息 of the answer sent")
+        return standin.to(openid)
+    finally:
+        engine.dispose()
