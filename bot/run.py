@@ -279,7 +279,7 @@ def run_retention(settings: Settings) -> None:
 HALL_FILE = Path("knowledge") / "catalog" / "hall.yml"
 
 
-def hall_sample_notice(project_dir: Path) -> str:
+def hall_sample_notice(project_dir: Path, city_override: Optional[str] = None) -> str:
     """A banner line while the hall's local facts are still the shipped sample (hall.yml: sample_data: true)."""
     import yaml
 
@@ -289,7 +289,7 @@ def hall_sample_notice(project_dir: Path) -> str:
         return ""
     if not isinstance(hall, dict) or hall.get("sample_data") is not True:
         return ""
-    city = os.environ.get("CATALOG_CITY") or hall.get("city") or ""
+    city = city_override or hall.get("city") or ""
     return (f"  Hall data:      SAMPLE — city {city}, address, phones and windows are examples. Set the real ones in\n"
             f"                  {HALL_FILE} (then sample_data: false) and run `make run` again.\n")
 
@@ -337,7 +337,7 @@ def main() -> int:
            if settings.web_workers > 1 else "")
         + scale_status(settings)
         + wechat_status(settings, urls)
-        + hall_sample_notice(settings.project_dir)
+        + hall_sample_notice(settings.project_dir, settings.catalog_city)
         + ("  (listening on all network interfaces)\n" if wildcard else "")
         + "Press Ctrl-C to stop.",
         flush=True,

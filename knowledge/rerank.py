@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .environment import encoder_enabled
+
 logger = logging.getLogger(__name__)
 
-ENV_SWITCH = "MATTER_ENCODER"  # "off" (or 0/false/no) ranks by words only
 DESCRIPTION_CHARS = 60
 # Only the start of a long message is encoded: questions are short, and the cost grows with the length.
 QUESTION_CHARS = 200
@@ -31,7 +31,7 @@ _vectors_cache: Dict[str, Tuple[Tuple[str, ...], np.ndarray]] = {}
 
 
 def enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "on").strip().lower() not in ("off", "0", "false", "no")
+    return encoder_enabled()
 
 
 def matter_description(matter) -> str:

@@ -86,7 +86,7 @@ def test_city_is_configurable(catalog_dir, engine):
 
 
 def test_the_command_line_takes_the_city_and_database_from_the_environment():
-    from knowledge.__main__ import catalog_env
+    from knowledge.environment import catalog_env
 
     assert catalog_env({"DATABASE_URL": "sqlite:///x.db", "CATALOG_CITY": " 样例市 "}) == ("sqlite:///x.db", "样例市")
     url, city = catalog_env({})
