@@ -353,7 +353,7 @@ def test_settings_refuse_several_web_processes_without_pubsub():
 
     with pytest.raises(SettingsError, match="WEB_WORKERS=2 needs PUBSUB_URL"):
         Settings.from_env({"WEB_WORKERS": "2"})
-    with pytest.raises(SettingsError, match="PUBSUB_URL must be a Redis URL"):
+    with pytest.raises(SettingsError, match="PUBSUB_URL must be a redis:// or rediss:// or unix:// address"):
         Settings.from_env({"WEB_WORKERS": "2", "PUBSUB_URL": "http://x"})
     assert Settings.from_env({}).web_workers == 1 and Settings.from_env({}).pubsub_url is None
 
