@@ -12,6 +12,11 @@ Prints p50/p99 in milliseconds and each case's p50 as a ratio to the baseline's.
 
 times the same cases with each model in turn (one stack after the other, same catalog, same run) and
 prints each case's p50 as a ratio to the first model's: the cost of new NLU components against today's.
+`--first-env NAME=VALUE ...` sets variables for the first model's stack only, e.g. the understanding issue's
+comparison (a model trained without the new components, ranking by words only, against today's):
+
+    .venv/bin/python -m bench.turn_latency --models models/baseline.tar.gz models/assistant.tar.gz \
+        --first-env MATTER_ENCODER=off
 """
 from __future__ import annotations
 
@@ -54,8 +59,8 @@ def time_case(rasa_url: str, messages, turns: int):
     return timings
 
 
-def run_stack(tmp: str, url: str, turns: int, model: Path = None):
-    env = dict(os.environ)
+def run_stack(tmp: str, url: str, turns: int, model: Path = None, extra_env: dict = None):
+    env = dict(os.environ, **(extra_env or {}))
     if model is not None:  # Rasa loads the newest model of MODEL_DIR: give it a folder with only this one
         model_dir = Path(tempfile.mkdtemp(dir=tmp))
         (model_dir / model.name).symlink_to(model.resolve())
@@ -77,12 +82,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--models", type=Path, nargs="+", help="model files to compare (the first is the reference)")
+    parser.add_argument("--first-env", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="variables for the first model's stack only")
     args = parser.parse_args(argv)
+    first_env = dict(item.split("=", 1) for item in args.first_env)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'catalog.sqlite3'}"
         subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True)
-        runs = [(str(m), run_stack(tmp, url, args.turns, m)) for m in args.models] if args.models \
-            else [("", run_stack(tmp, url, args.turns))]
+        runs = [(str(m), run_stack(tmp, url, args.turns, m, first_env if i == 0 else None))
+                for i, m in enumerate(args.models)] if args.models else [("", run_stack(tmp, url, args.turns))]
     reference = {name: statistics.median(timings) for name, timings in runs[0][1]}
     for model, results in runs:
         if model:
