@@ -2,25 +2,19 @@
 from __future__ import annotations
 
 import difflib
-import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.train.annotate import AnnotationError, NluFiles, add_alias, add_example, add_gap
 from bot.train.paths import WorkbenchPaths
+from support.workbench import copy_project
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
 def project(tmp_path):
-    (tmp_path / "data").mkdir()
-    shutil.copytree(REPO / "data" / "nlu", tmp_path / "data" / "nlu")
-    (tmp_path / "knowledge").mkdir()
-    shutil.copytree(REPO / "knowledge" / "catalog", tmp_path / "knowledge" / "catalog")
-    return WorkbenchPaths(tmp_path, tmp_path / "models")
+    return WorkbenchPaths(copy_project(tmp_path), tmp_path / "models")
 
 
 def _added_lines(before: str, after: str):

@@ -1,8 +1,6 @@
 """The trainer's inbox, read from a tracker store that Rasa's own SQLTrackerStore wrote."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +8,8 @@ from bot.train.inbox import read_inbox, scan
 from bot.train.paths import WorkbenchPaths
 from bot.train.sample_trackers import SampleTurn as T
 from bot.train.sample_trackers import write_conversations
+from support.workbench import copy_project
 
-REPO = Path(__file__).resolve().parent.parent
 ANSWER = dict(actions=("action_answer",), utters=("utter_matter_overview",))
 FALLBACK = dict(actions=("action_not_understood",), utters=("utter_default",))
 CLARIFY = dict(actions=("action_answer",), utters=("utter_clarify_matter",))
@@ -20,11 +18,7 @@ CLARIFY = dict(actions=("action_answer",), utters=("utter_clarify_matter",))
 @pytest.fixture()
 def project(tmp_path):
     """A copy of the repository's training data and catalog: the inbox reads what is labelled already."""
-    (tmp_path / "data").mkdir()
-    shutil.copytree(REPO / "data" / "nlu", tmp_path / "data" / "nlu")
-    (tmp_path / "knowledge").mkdir()
-    shutil.copytree(REPO / "knowledge" / "catalog", tmp_path / "knowledge" / "catalog")
-    return WorkbenchPaths(tmp_path, tmp_path / "models")
+    return WorkbenchPaths(copy_project(tmp_path), tmp_path / "models")
 
 
 @pytest.fixture()
