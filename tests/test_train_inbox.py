@@ -1,7 +1,6 @@
 """The trainer's inbox, read from a tracker store that Rasa's own SQLTrackerStore wrote."""
 from __future__ import annotations
 
-
 import pytest
 
 from bot.train.inbox import read_inbox, scan
