@@ -32,8 +32,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from bot.run import Stack, free_ports
-from bot.settings import Settings
+from bot.run import Stack
+from bench.stack import fresh_catalog, stack_settings
 from bench.stats import percentile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ class Person:
     async def say(self, text: str) -> dict:
         async with self.session.post(f"{self.web}/api/chat", json={"sender": self.sender, "message": text}) as resp:
             if resp.status != 200:
-                raise RuntimeError(f"chat answered {resp.status}")
+                raise RuntimeError(f"chat answered {resp.status}: {await resp.text()}")
             return await resp.json()
 
     async def close(self) -> None:
@@ -154,6 +154,7 @@ async def run(web: str, usernames, people: int, rounds: int):
     to_console, to_person, baseline, alone = [], [], [], []
     try:
         warm = Person(web)
+        await warm.connect()  # the server issues sender ids
         for index in range(60):  # the first turns load TensorFlow graphs: not counted
             started = time.perf_counter()
             await warm.say("你好")
@@ -213,9 +214,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-        subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True,
-                       stdout=subprocess.DEVNULL)
+        url = fresh_catalog(tmp)
         config = bench_config(tmp_path)
         env = dict(os.environ, DATABASE_URL=url, HANDOFF_CONFIG=str(config))
         usernames = []
@@ -225,9 +224,7 @@ def main(argv=None) -> int:
                             "--staff-no", f"B{index:03d}", "--queue", QUEUE, "--password-stdin"],
                            input=PASSWORD + "\n", text=True, env=env, check=True, stdout=subprocess.DEVNULL)
             usernames.append(name)
-        rasa_port, action_port, web_port = free_ports(3)
-        settings = Settings.from_env(dict(env, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-                                          WEB_PORT=str(web_port), LOG_DIR=tmp))
+        settings = stack_settings(tmp, url, env)
         stack = Stack(settings)
         stack.start()
         try:

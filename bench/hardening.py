@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
 import requests
 
-from bot.run import Stack, free_ports
-from bot.settings import Settings
+from bench.stack import fresh_catalog, stack_settings
+from bot.run import Stack
 from bench.stats import percentile
 
 QUESTIONS = ["公积金提取要带什么", "那要多久？", "在哪办？", "营业执照怎么办", "个体户"]
@@ -82,13 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("--turns", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'catalog.sqlite3'}"
-        subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True,
-                       stdout=subprocess.DEVNULL)
-        rasa_port, action_port, web_port = free_ports(3)
-        settings = Settings.from_env(dict(os.environ, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-                                          WEB_PORT=str(web_port), DATABASE_URL=url, LOG_DIR=tmp,
-                                          TRACKER_DB=str(Path(tmp) / "tracker.sqlite3")))
+        settings = stack_settings(tmp, fresh_catalog(tmp))
         stack = Stack(settings)
         stack.start()
         try:

@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
+from bench.stack import fresh_catalog, stack_settings
 from bench.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,20 +248,14 @@ def first_replies(questions: List[Question], catalog) -> Dict[str, Counter]:
 
     import requests
 
-    from bot.run import Stack, free_ports
-    from bot.settings import Settings
+    from bot.run import Stack
 
     names = {}
     for _kind, code, name, _term_kind, _text in catalog.terms():
         names[code] = name
     results: Dict[str, Counter] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'catalog.sqlite3'}"
-        subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True,
-                       stdout=subprocess.DEVNULL)
-        rasa_port, action_port, web_port = free_ports(3)
-        settings = Settings.from_env(dict(os.environ, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-                                          WEB_PORT=str(web_port), DATABASE_URL=url, LOG_DIR=tmp))
+        settings = stack_settings(tmp, fresh_catalog(tmp))
         stack = Stack(settings)
         stack.start()
         session = requests.Session()

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,8 +30,8 @@ from pathlib import Path
 
 import requests
 
-from bot.run import Stack, free_ports
-from bot.settings import Settings
+from bot.run import Stack
+from bench.stack import fresh_catalog, stack_settings
 from bench.stats import percentile
 
 CASES = [
@@ -65,9 +63,7 @@ def run_stack(tmp: str, url: str, turns: int, model: Path = None, extra_env: dic
         model_dir = Path(tempfile.mkdtemp(dir=tmp))
         (model_dir / model.name).symlink_to(model.resolve())
         env["MODEL_DIR"] = str(model_dir)
-    rasa_port, action_port, web_port = free_ports(3)
-    settings = Settings.from_env(dict(env, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-                                      WEB_PORT=str(web_port), DATABASE_URL=url, LOG_DIR=tmp))
+    settings = stack_settings(tmp, url, env)
     stack = Stack(settings)
     stack.start()
     try:
@@ -87,8 +83,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     first_env = dict(item.split("=", 1) for item in args.first_env)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'catalog.sqlite3'}"
-        subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True)
+        url = fresh_catalog(tmp)
         runs = [(str(m), run_stack(tmp, url, args.turns, m, first_env if i == 0 else None))
                 for i, m in enumerate(args.models)] if args.models else [("", run_stack(tmp, url, args.turns))]
     reference = {name: statistics.median(timings) for name, timings in runs[0][1]}

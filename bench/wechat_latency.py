@@ -17,7 +17,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,10 +28,11 @@ import aiohttp
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the WeChat stand-ins the tests use
 
-from bot.run import Stack, free_ports  # noqa: E402
+from bot.run import Stack  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from support.wechat import (AES_KEY, APPID, SECRET, TOKEN, WeChatServer, WeChatStandIn,  # noqa: E402
                             new_openid)
+from bench.stack import fresh_catalog, stack_settings  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 
 
@@ -85,14 +85,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     standin = WeChatStandIn().start()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'catalog.sqlite3'}"
-        subprocess.run([sys.executable, "-m", "knowledge", "--database-url", url, "load"], check=True)
-        rasa_port, action_port, web_port = free_ports(3)
-        settings = Settings.from_env(dict(
-            os.environ, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), WEB_PORT=str(web_port),
-            DATABASE_URL=url, LOG_DIR=tmp, TRACKER_DB=str(Path(tmp) / "tracker.sqlite3"),
-            WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET, WECHAT_AES_KEY=AES_KEY,
-            WECHAT_API_BASE_URL=standin.base_url))
+        settings = stack_settings(tmp, fresh_catalog(tmp), WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID,
+                                  WECHAT_SECRET=SECRET, WECHAT_AES_KEY=AES_KEY, WECHAT_API_BASE_URL=standin.base_url)
         stack = Stack(settings)
         stack.start()
         try:
