@@ -33,7 +33,7 @@ def test_label_a_message_by_keyboard(browser, web_url):
         page.goto(f"{url}/console/train")
         assert "交社保的钱能退回来不" in page.inner_text("table.inbox")
         # the first row's intent has the focus, preselected with the model's guess
-        page.wait_for_function("document.activeElement && document.activeElement.name === 'intent'")
+        page.wait_for_function("() => document.activeElement && document.activeElement.name === 'intent'")
         assert page.evaluate("document.activeElement.value") == "ask_fee"
         page.keyboard.type("ask_co")  # a list is chosen from by typing the first letters
         assert page.evaluate("document.activeElement.value") == "ask_conditions"
@@ -48,7 +48,7 @@ def test_label_a_message_by_keyboard(browser, web_url):
 
 
 def _focused(page, script: str) -> None:
-    page.wait_for_function(f"document.activeElement && ({script})")
+    page.wait_for_function(f"() => document.activeElement && ({script})")
 
 
 def test_review_a_conversation_by_keyboard(browser, web_url):

@@ -116,7 +116,7 @@ def log_in_by_keyboard(page, url: str, username: str = "trainer1") -> None:
     page.goto(f"{url}/console/train")
     assert page.url.endswith("/console/login")
     # autofocus is applied at a rendering step that may come after "load" on a busy machine
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'username'")
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
