@@ -85,7 +85,8 @@ class Stack(Supervisor):
         # The web server's internal handoff API: loopback only, a port and a shared secret for this run.
         settings = dataclasses.replace(
             settings,
-            handoff_port=settings.handoff_port or free_ports(1)[0],
+            handoff_port=settings.handoff_port or free_ports(1, avoid=(
+                settings.rasa_port, *settings.rasa_worker_ports, settings.action_port, settings.web_port))[0],
             handoff_secret=settings.handoff_secret or secrets.token_urlsafe(32),
             action_token=settings.action_token or secrets.token_urlsafe(32),
             rasa_token=settings.rasa_token or secrets.token_urlsafe(32),

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Callable, Dict, List, Optional
+from typing import IO, Callable, Dict, Iterable, List, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +92,20 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_ports(count: int) -> List[int]:
-    """Distinct ports that are free right now on 127.0.0.1 (kept open together so they differ)."""
-    sockets = []
+def free_ports(count: int, avoid: Iterable[int] = ()) -> List[int]:
+    """Distinct ports that are free right now on 127.0.0.1 (kept open together so they differ), none of `avoid`
+    (ports already chosen for something that has not bound them yet)."""
+    avoid = set(avoid)
+    sockets, ports = [], []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
+            sockets.append(sock)  # an avoided port stays bound meanwhile, so it is not offered again
+            port = sock.getsockname()[1]
+            if port not in avoid:
+                ports.append(port)
+        return ports
     finally:
         for sock in sockets:
             sock.close()

@@ -329,3 +329,16 @@ def test_a_process_that_dies_is_restarted_with_a_back_off_and_a_log_line(tmp_pat
     assert not any("steady" in line for line in said)
     with pytest.raises(ProcessLookupError):  # stop() ended everything, the steady one too
         os.kill(steady_pid, 0)
+
+
+def test_the_handoff_port_drawn_for_a_run_is_none_of_the_configured_ports(tmp_path):
+    """The internal handoff port is drawn when the stack is built, before anything binds the configured ports, so
+    the draw avoids them (it once gave WEB_PORT, and the start failed)."""
+    from bot.supervisor import free_ports
+
+    configured = free_ports(4)
+    settings = dataclasses.replace(Settings.from_env({"HOST": "127.0.0.1", "LOG_DIR": str(tmp_path)}),
+                                   rasa_port=configured[0], action_port=configured[1], web_port=configured[2])
+    drawn = Stack(settings).settings.handoff_port
+    assert drawn not in configured[:3] + settings.rasa_worker_ports
+    assert not set(free_ports(20, avoid=configured)) & set(configured)
