@@ -8,7 +8,7 @@ import time
 import pytest
 
 from support.handoff import add_helper, response_text
-from support.page import CITIZEN_BOT_ROWS, citizen_send, login, watch
+from support.page import CITIZEN_BOT_ROWS, citizen_send, keep_screenshot, login, watch
 
 @pytest.fixture(scope="module")
 def helper_account(catalog_database_url):
@@ -51,6 +51,7 @@ def test_citizen_and_helper_talk_in_two_browsers(browser, live_stack, helper_acc
         banner = citizen.locator("#handoff-banner")
         banner.wait_for(state="visible")
         assert "前面还有" in banner.inner_text()
+        keep_screenshot(console, "console-queue.png")
 
         # Claim from the list: the console opens the ticket, the citizen is told who serves them.
         console.click(f'tr[data-ticket-id="{ticket_id}"] button.claim')
@@ -62,6 +63,7 @@ def test_citizen_and_helper_talk_in_two_browsers(browser, live_stack, helper_acc
                                                                                    staff_no="B007")
         citizen.wait_for_function("() => document.getElementById('handoff-banner').textContent.includes('冯浏览')")
         assert "公积金提取要带什么" in console.locator("#transcript").inner_text()
+        keep_screenshot(console, "console-ticket.png")
 
         # Typing, both ways.
         console.fill("#reply", "正在")
@@ -99,6 +101,7 @@ def test_citizen_and_helper_talk_in_two_browsers(browser, live_stack, helper_acc
         citizen.wait_for_function(
             "t => [...document.querySelectorAll('#messages .msg.helper .bubble')].some(e => e.textContent === t)",
             arg=materials)
+        keep_screenshot(citizen, "citizen-with-helper.png")
 
         # Hand back: the bot tells the citizen and answers again.
         console.click("#handback")

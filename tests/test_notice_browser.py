@@ -9,7 +9,7 @@ import pytest
 
 from knowledge import Catalog, make_engine
 from knowledge.notice import notice_path
-from support.page import watch_errors
+from support.page import keep_screenshot, watch_errors
 
 CODE = "SCJG-GT-SL"
 ANSWERS = {"agent": "agent", "form": "individual"}
@@ -77,6 +77,7 @@ def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone
     phone.screenshot(path=str(shot), full_page=True)
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+    keep_screenshot(phone, "notice-phone.png")
 
     assert phone.locator("#print-notice").is_visible()
     phone.locator("#print-notice").click()
@@ -91,6 +92,7 @@ def test_notice_on_a_phone_shows_everything_and_prints_without_its_buttons(phone
     printed = tmp_path / "notice-print.png"
     phone.screenshot(path=str(printed), full_page=True)
     assert printed.read_bytes().startswith(b"\x89PNG")
+    keep_screenshot(phone, "notice-print.png")
     assert errors == []  # no script error, no CSP violation
 
 

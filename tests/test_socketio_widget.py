@@ -6,13 +6,13 @@ A portal page served from its own origin embeds the widget, which connects to Ra
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import REPO_ROOT
+from support.page import keep_screenshot
 
 WIDGET_DIR = REPO_ROOT / "tests" / "widget"
 WIDGET_JS = WIDGET_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
@@ -85,16 +85,13 @@ def test_widget_asks_taps_a_button_and_shows_the_list(page, portal, live_stack, 
     shot = tmp_path / "widget-list.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
-    keep = os.environ.get("SCREENSHOT_DIR")
-    if keep:
-        page.screenshot(path=os.path.join(keep, "widget-list.png"), full_page=True)
+    keep_screenshot(page, "widget-list.png")
 
     # A reload keeps the widget's session id (session storage): the bot still knows the matter.
     page.reload()
     ask(page, "那要多久？")
     wait_for_reply_containing(page, "「内地居民结婚登记」的办理时限")
-    if keep:
-        page.screenshot(path=os.path.join(keep, "widget-after-reload.png"), full_page=True)
+    keep_screenshot(page, "widget-after-reload.png")
     assert errors == []
 
 
@@ -153,9 +150,7 @@ def test_widget_user_is_handed_off_to_a_helper_and_back(page, portal, live_stack
         got = desk.call(board.wait_for(lambda f: f["type"] == "message" and f["ticket_id"] == ticket_id
                                        and f["message"]["author"] == "person", timeout=60))
         assert got["message"]["text"] == "我想给孩子办医保"
-        keep = os.environ.get("SCREENSHOT_DIR")
-        if keep:
-            page.screenshot(path=os.path.join(keep, "widget-handoff.png"), full_page=True)
+        keep_screenshot(page, "widget-handoff.png")
 
         resp = desk.call(desk.console.post_form(f"/console/tickets/{ticket_id}/handback", {"resolution": "answered"}))
         assert resp.status == 303
@@ -163,7 +158,6 @@ def test_widget_user_is_handed_off_to_a_helper_and_back(page, portal, live_stack
         wait_for_reply_containing(page, response_text("utter_ask_rating_human")[:10])
         ask(page, "公积金提取要带什么")
         wait_for_reply_containing(page, "住房公积金")
-        if keep:
-            page.screenshot(path=os.path.join(keep, "widget-handed-back.png"), full_page=True)
+        keep_screenshot(page, "widget-handed-back.png")
     finally:
         desk.close()

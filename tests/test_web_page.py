@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from support.page import BOT_ROWS, USER_ROWS, count, open_chat, send, wait_for_reply, watch_errors
+from support.page import BOT_ROWS, USER_ROWS, count, keep_screenshot, open_chat, send, wait_for_reply, watch_errors
 
 QUESTION = "我想开个饭店，要办哪些证，需要带什么材料"
 def assert_links_are_safe(page):
@@ -175,6 +175,7 @@ def test_layout_at_375px(browser, live_stack, tmp_path):
         shot = tmp_path / "chat-375.png"
         page.screenshot(path=str(shot), full_page=False)
         assert shot.stat().st_size > 5_000
+        keep_screenshot(page, "chat-375.png")
         assert errors == []
     finally:
         context.close()

@@ -1,6 +1,8 @@
 """The citizen page and the console in headless Chromium: selectors and small steps the browser tests share."""
 from __future__ import annotations
 
+import os
+
 
 BOT_ROWS = "#messages .msg.bot"
 USER_ROWS = "#messages .msg.user"
@@ -75,3 +77,10 @@ def login(page, web_url: str, account: dict):
     page.click('button[type="submit"]')
     page.wait_for_url(f"{web_url}/console")
     page.wait_for_selector('body[data-live="up"]')
+
+
+def keep_screenshot(page, name: str) -> None:
+    """With SCREENSHOT_DIR set, keep a full-page picture for reading by eye (the issue notes name them)."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=os.path.join(folder, name), full_page=True)
