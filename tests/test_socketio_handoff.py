@@ -68,8 +68,8 @@ async def test_a_widget_user_is_handed_off_and_back(live_stack, catalog_database
         assert resp.status == 303
         rating = await in_thread(widget.wait_for, lambda m: response_text("utter_ask_rating_human") in (m.get("text") or ""))
         assert any(response_text("utter_handoff_returned") in (m.get("text") or "") for m in rating)
-        assert [r["title"] for r in rating[-1].get("quick_replies") or []][:1] == ["非常满意"]
-        widget.send({"message": rating[-1]["quick_replies"][0]["payload"], "session_id": widget.session_id})
+        assert [r["title"] for r in rating[-1].get("buttons") or []][:1] == ["非常满意"]
+        widget.send({"message": rating[-1]["buttons"][0]["payload"], "session_id": widget.session_id})
         await in_thread(widget.wait_for, lambda m: bool(m.get("text")))  # the optional comment, asked
         widget.say("工作人员很耐心")
         await in_thread(widget.wait_for, lambda m: "谢谢" in (m.get("text") or ""))

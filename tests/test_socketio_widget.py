@@ -82,6 +82,9 @@ def test_widget_asks_taps_a_button_and_shows_the_list(page, portal, live_stack, 
     said = page.locator(".rw-messages-container .rw-client").all_inner_texts()
     assert said[0].strip() == "结婚登记要带什么材料"
     assert all("/inform_situation" not in s for s in said)
+    # The offers before the checklist question keep their buttons on screen (rasa-webchat drops quick replies
+    # once a later message arrives; the channel sends persistent buttons).
+    assert page.locator(".rw-replies .rw-reply", has_text="公民婚育一件事").first.is_visible()
     shot = tmp_path / "widget-list.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
@@ -158,6 +161,7 @@ def test_widget_user_is_handed_off_to_a_helper_and_back(page, portal, live_stack
         wait_for_reply_containing(page, response_text("utter_ask_rating_human")[:10])
         ask(page, "公积金提取要带什么")
         wait_for_reply_containing(page, "住房公积金")
+        assert page.locator(".rw-replies .rw-reply", has_text="非常满意").first.is_visible()  # still tappable
         keep_screenshot(page, "widget-handed-back.png")
     finally:
         desk.close()

@@ -77,7 +77,14 @@ class SocketIOOutput(RasaSocketIOOutput):
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
                                      **kwargs: Any) -> None:
-        await super().send_text_with_buttons(recipient_id, markdown_breaks(text), buttons, **kwargs)
+        """As Rasa's (one message per paragraph, the buttons on the last), but as `buttons`, which rasa-webchat
+        keeps on screen: its `quick_replies` vanish once another message arrives, and an answer often ends with
+        an offer followed by one more message (the checklist question, the rating's comment prompt)."""
+        parts = markdown_breaks(text).split("\n\n")
+        for part in parts[:-1]:
+            await self._send_message(recipient_id, {"text": part})
+        await self._send_message(recipient_id, {"text": parts[-1], "buttons": [
+            {"type": "postback", "title": button["title"], "payload": button["payload"]} for button in buttons]})
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})

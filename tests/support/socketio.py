@@ -57,7 +57,7 @@ class WidgetClient:
 
 
 def has_buttons(message: Dict[str, Any]) -> bool:
-    return bool(message.get("quick_replies"))
+    return bool(message.get("buttons"))
 
 
 def text_of(messages: List[Dict[str, Any]]) -> str:
