@@ -172,7 +172,8 @@ def begin(dispatcher: CollectingDispatcher, tracker: Tracker, fragments: Fragmen
               SlotSet(ANSWER_SLOT, None)]
     pending = pending_questions(matter, answers)
     if pending:
-        dispatcher.utter_message(response="utter_situation_intro", matter_name=matter.name, count=len(pending))
+        questions = fragments("one_question") if len(pending) == 1 else fragments("some_questions", count=len(pending))
+        dispatcher.utter_message(response="utter_situation_intro", matter_name=matter.name, questions=questions)
         # requested_slot cleared first, so the form does not read this message as the answer to a question.
         return events + [SlotSet(REQUESTED_SLOT, None), ActiveLoop(SITUATION_FORM)]
     show_list(dispatcher, tracker, fragments, matter, answers)

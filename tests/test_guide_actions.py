@@ -93,6 +93,15 @@ def test_an_answer_in_the_first_message_is_kept_and_the_questions_start():
     assert events[-1] == ActiveLoop("situation_form")  # the questions run next
 
 
+def test_one_open_question_is_announced_as_one_not_as_at_most_one():
+    tracker = snapshot("guide_materials_for_father.json", text="结婚登记要带什么材料",
+                       entities=[{"entity": "matter", "value": "MZJ-HY-JH", "extractor": "CatalogMatterExtractor"}],
+                       candidates=[{"kind": "matter", "code": "MZJ-HY-JH", "name": "内地居民结婚登记", "score": 20.0}])
+    messages, _ = run(ActionAnswer(), tracker)
+    assert [m["response"] for m in messages] == ["utter_situation_intro"]
+    assert "先问您一个问题。" in rendered(messages[0]) and "最多" not in rendered(messages[0])
+
+
 def test_an_answer_in_the_question_before_the_which_matter_buttons_is_kept():
     tracker = snapshot("guide_materials_for_father.json", text='/choose_matter{"matter":"SCJG-GT-SL"}',
                        intent="choose_matter", candidates=[],
