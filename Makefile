@@ -27,12 +27,12 @@ run: setup catalog model
 	$(PY) -m bot.run
 
 # Two stages on two cores: while the model trains, the checks and the tests that need no model run beside it;
-# then the tests on the trained model (the shared stack) and the conversation tests. Every part runs even when
-# an earlier one failed; the exit status says whether all passed.
+# then the tests on the trained model (in two pytest workers: a stack test waits on Rasa half the time) beside
+# the conversation tests. Every part runs even when an earlier one failed; the exit status says whether all passed.
 test: setup catalog widget nlu-data
 	@status=0; \
 	$(MAKE) -k -j2 --output-sync=target model lint validate test-fast || status=1; \
-	$(MAKE) -k test-model test-conversations || status=1; \
+	$(MAKE) -k -j2 --output-sync=target test-model test-conversations || status=1; \
 	exit $$status
 
 # Style and mistakes (unused or undefined names) in every Python file: ruff, configured in pyproject.toml.
@@ -90,8 +90,9 @@ test-python: setup model widget
 test-fast: setup widget
 	$(PY) -m pytest tests -p no:cacheprovider --durations=10 -m "not model"
 
+# Each worker takes whole test files (module fixtures stay in one process) and starts its own shared stack.
 test-model: setup model widget
-	$(PY) -m pytest tests -p no:cacheprovider --durations=20 -m model
+	$(PY) -m pytest tests -p no:cacheprovider --durations=20 -m model -n 2 --dist loadfile
 
 # Conversation tests on the trained model: real user texts through NLU and dialogue policies.
 test-conversations: setup catalog model
