@@ -90,9 +90,10 @@ test-python: setup model widget
 test-fast: setup widget
 	$(PY) -m pytest tests -p no:cacheprovider --durations=10 -m "not model"
 
-# Each worker takes whole test files (module fixtures stay in one process) and starts its own shared stack.
+# Each worker takes whole groups of tests (tests/conftest.py: a module, or the modules on one stack) and starts
+# its own shared stack.
 test-model: setup model widget
-	$(PY) -m pytest tests -p no:cacheprovider --durations=20 -m model -n 2 --dist loadfile
+	$(PY) -m pytest tests -p no:cacheprovider --durations=20 -m model -n 2 --dist loadgroup
 
 # Conversation tests on the trained model: real user texts through NLU and dialogue policies.
 test-conversations: setup catalog model

@@ -231,9 +231,15 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "model: needs the trained model (set by the fixtures a test uses)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     # A test needs the model when any fixture it uses, directly or not, is `trained_model`: `make test` runs the
     # others while the model trains.
+    # With pytest-xdist's `--dist loadgroup` (make test-model) a worker takes a whole group: a module keeps its
+    # module fixtures in one process, and the modules on WeChat's plain-mode stack share one start of it.
     for item in items:
-        if "trained_model" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "trained_model" in fixtures:
             item.add_marker(pytest.mark.model)
+        group = "wechat_async_stack" if "wechat_async_stack" in fixtures else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
