@@ -149,3 +149,8 @@ def test_every_name_and_keyword_keeps_its_meaning_once_stop_words_are_cut():
     records = read_catalog()
     terms = [t for target in list(records.matters) + list(records.bundles) for t in [target.name] + target.keywords]
     assert [t for t in terms if len("".join(segments(normalize(t)))) < 2] == []
+
+
+def test_aspect_words_of_an_alias_do_not_pull_a_question_to_its_matter(search):
+    # "网吧许可证办下来要多久" is an alias of the internet-cafe licence; "办下来" says when, not what.
+    assert search.search("房子的证办下来多久能卖", top=3)[0].code == "BDC-ZY"
