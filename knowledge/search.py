@@ -14,7 +14,8 @@ from .text import BUNDLE_CUES, add_words, features, normalize, segments
 
 K1, B = 1.2, 0.5
 TERM_WEIGHT = {"name": 1.0, "alias": 1.0, "keyword": 0.7}
-PHRASE_BONUS = 1.5   # per character of the longest whole term found in the question
+PHRASE_BONUS = 5.0   # per character of the longest whole term found in the question (1.5 until issue 16: a
+# whole alias or keyword in a real question is stronger evidence than the pairs of characters it shares)
 EXACT_SCORE = 1000.0
 MIN_SCORE = 4.0      # below this a question names no matter
 MIN_COVERAGE = 0.34
