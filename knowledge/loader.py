@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import models
+from .cases import CASE_WORDS_FILE, parse_case_words
 from .text import normalize
 from .schema import (CatalogError, CatalogIssue, CatalogRecords, Reader, read_bundle, read_department,
                      read_hall, read_instrument, read_location, read_matter)
@@ -89,6 +90,11 @@ def read_catalog(directory: Path = CATALOG_DIR, city: Optional[str] = None) -> C
             issues.append(CatalogIssue(ambiguous_path.name, "", "ambiguous_terms", "must be a list of texts"))
         else:
             records.ambiguous_terms = terms
+
+    case_words_path = directory / CASE_WORDS_FILE.name
+    if case_words_path.exists():
+        codes = [t.code for t in list(records.matters) + list(records.bundles)]
+        issues.extend(parse_case_words(_parse_yaml(case_words_path, issues, case_words_path.name) or {}, codes)[1])
 
     instruments_path = directory / "instruments.yml"
     if instruments_path.exists():

@@ -9,11 +9,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from .cases import CASE_FACTOR, case_named
 from .text import BUNDLE_CUES, add_words, features, normalize, segments
 
 K1, B = 1.2, 0.5
 TERM_WEIGHT = {"name": 1.0, "alias": 1.0, "keyword": 0.7}
-PHRASE_BONUS = 1.5   # per character of the longest whole term found in the question
+PHRASE_BONUS = 5.0   # per character of the longest whole term found in the question (1.5 until issue 16: a
+# whole alias or keyword in a real question is stronger evidence than the pairs of characters it shares)
 EXACT_SCORE = 1000.0
 MIN_SCORE = 4.0      # below this a question names no matter
 MIN_COVERAGE = 0.34
@@ -42,10 +44,13 @@ class Candidate:
 
 
 class MatterSearch:
-    def __init__(self, terms: Iterable[Tuple[str, str, str, str, str]], dense=None):
+    def __init__(self, terms: Iterable[Tuple[str, str, str, str, str]], dense=None,
+                 case_words: Optional[Dict[str, Tuple[str, ...]]] = None):
         """terms: (target_kind, target_code, target_name, term_kind, text) rows, as Catalog.terms() gives;
-        dense: a knowledge.rerank.DenseIndex over the same targets, or None to rank by words only."""
+        dense: a knowledge.rerank.DenseIndex over the same targets, or None to rank by words only;
+        case_words: code -> words naming the case a matter is for (knowledge/cases.py), or None."""
         self.dense = dense
+        self._case_words = dict(case_words or {})
         self.missing: list = []  # knowledge.verdict.MissingMatter entries indexed as kind "gap"
         self._targets: Dict[str, Tuple[str, str]] = {}
         self._phrases: Dict[str, List[Tuple[str, float]]] = defaultdict(list)
@@ -77,9 +82,11 @@ class MatterSearch:
                 self._postings[feature].append(code)
 
     @classmethod
-    def from_catalog(cls, catalog, dense: bool = True, missing=None) -> "MatterSearch":
+    def from_catalog(cls, catalog, dense: bool = True, missing=None, case_words=None) -> "MatterSearch":
         """Lexical index, plus the dense one unless dense=False or $MATTER_ENCODER=off. The matters of
-        catalog/not_in_catalog.yml (or `missing`) are indexed too, to recognise questions about them."""
+        catalog/not_in_catalog.yml (or `missing`) are indexed too, to recognise questions about them; the
+        words of catalog/case_words.yml (or `case_words`) tell a matter for one case from its general twin."""
+        from .cases import load_case_words
         from .rerank import build_dense_index, catalog_descriptions
         from .verdict import load_missing, missing_terms
 
@@ -90,7 +97,7 @@ class MatterSearch:
         if dense:
             targets = sorted({(kind, code) for kind, code, _, _, _ in terms})
             index = build_dense_index(all_terms, catalog_descriptions(catalog, targets))
-        search = cls(all_terms, dense=index)
+        search = cls(all_terms, dense=index, case_words=load_case_words() if case_words is None else case_words)
         search.missing = missing
         return search
 
@@ -126,6 +133,8 @@ class MatterSearch:
             # equally (terms shared on purpose are declared in ambiguous.yml), so they tie and the bot asks.
             if any(p == compact for p, _ in self._phrases[code]):
                 scores[code] = EXACT_SCORE
+            elif code in self._case_words and not case_named(self._case_words[code], normalized):
+                scores[code] *= CASE_FACTOR  # a matter for one case, asked about without naming it
         return scores
 
     def coverage(self, code: str, query_features: frozenset) -> float:

@@ -149,3 +149,39 @@ def test_every_name_and_keyword_keeps_its_meaning_once_stop_words_are_cut():
     records = read_catalog()
     terms = [t for target in list(records.matters) + list(records.bundles) for t in [target.name] + target.keywords]
     assert [t for t in terms if len("".join(segments(normalize(t)))) < 2] == []
+
+
+def test_aspect_words_of_an_alias_do_not_pull_a_question_to_its_matter(search):
+    # "网吧许可证办下来要多久" is an alias of the internet-cafe licence; "办下来" says when, not what.
+    assert search.search("房子的证办下来多久能卖", top=3)[0].code == "BDC-ZY"
+
+
+@pytest.mark.parametrize("question, code", [
+    ("买房子交契税要带什么", "SWJ-FCJY"),     # not the enterprise's property taxes
+    ("单位上班的怎么办退休", "RSJ-TX"),       # not the 机关事业单位 retirement
+    ("事业单位怎么办退休", "RSJ-JGSY-TX"),    # its case named: it ranks first
+    ("社保卡丢了去哪补", "RSJ-SBK-BH"),
+])
+def test_a_matter_for_one_case_ranks_first_only_when_the_case_is_named(search, question, code):
+    assert search.search(question, top=3)[0].code == code
+
+
+def test_case_words_rank_a_matter_lower_only_when_no_word_is_in_the_question():
+    terms = [("matter", "A", "甲", "alias", "房子契税"), ("matter", "B", "乙", "alias", "房子契税")]
+    plain = MatterSearch(terms, case_words={"B": ("企业",)})
+    assert plain.scores("房子契税谁出")["B"] < plain.scores("房子契税谁出")["A"]
+    assert plain.scores("企业房子契税谁出")["B"] == pytest.approx(plain.scores("企业房子契税谁出")["A"])
+
+
+def test_the_case_words_file_names_known_matters_only():
+    import yaml
+
+    from knowledge.cases import CASE_WORDS_FILE, parse_case_words
+    from knowledge.loader import read_catalog
+
+    records = read_catalog()
+    codes = [t.code for t in list(records.matters) + list(records.bundles)]
+    words, issues = parse_case_words(yaml.safe_load(CASE_WORDS_FILE.read_text(encoding="utf-8")), codes)
+    assert issues == [] and words
+    _, issues = parse_case_words({"case_words": {"XX-NONE": ["企业"], codes[0]: []}}, codes)
+    assert [i.record for i in issues] == ["XX-NONE", codes[0]]
