@@ -199,6 +199,8 @@ def test_asked_aspects(text, intent, expected):
     ("补办户口本需要什么材料", "ask_procedure", "ask_materials"),
     ("排污许可审批期限是多少天", "ask_procedure", "ask_time_limit"),
     ("2021年上的户口要带什么材料", "inform_have", "ask_materials"),  # a year is no checklist position
+    ("养老保险最少要交多少年", "ask_policy_amount", "ask_conditions"),  # contribution years qualify
+    ("3岁小孩怎么落户", "inform_have", "ask_procedure"),
     ("补办户口本需要什么材料", "ask_materials", None),  # DIET agrees
     ("要带什么材料，多久能办好", "ask_procedure", None),  # two cues: several aspects, not a decision
     ("网上怎么办", "ask_online", None),  # online questions use procedure words
