@@ -17,7 +17,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, catalog_access
-from bot.nlu.aspect_cues import AspectCueDetector, asked_aspects, cue_decision
+from bot.nlu.aspect_cues import AspectCueDetector, asked_aspects, cue_decision, not_positions
 from knowledge import make_engine
 from knowledge.elsewhere import find_elsewhere
 from knowledge.loader import load
@@ -224,6 +224,31 @@ def test_an_overruled_intent_keeps_the_top_confidence_and_is_recorded():
         ("ask_materials", 0.8), ("ask_procedure", 0.15), ("ask_fee", 0.05)]
     assert message.get("aspect_overruled") == "ask_procedure"
     assert message.get("aspects") is None
+
+
+RANKING = [{"name": "inform_have", "confidence": 0.6}, {"name": "out_of_scope", "confidence": 0.39}]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("138 1234 5678", "out_of_scope"),
+    ("0311-8888 6666", "out_of_scope"),
+    ("2021", "out_of_scope"),
+    ("1、3、4", None),
+    ("12", None),
+    ("我有2021年的证明", None),
+    ("1 和 123", None),
+])
+def test_a_bare_long_number_is_no_checklist_reply(text, expected):
+    assert not_positions(text, RANKING) == expected
+
+
+def test_the_detector_takes_the_next_intent_for_a_phone_number_read_as_positions():
+    detector = AspectCueDetector.create({}, None, None, None)
+    message = Message(data={TEXT: "138 1234 5678", "intent": {"name": "inform_have", "confidence": 0.6},
+                            "intent_ranking": [dict(entry) for entry in RANKING]})
+    detector.process([message])
+    assert message.get("intent") == {"name": "out_of_scope", "confidence": 0.6}
+    assert message.get("aspect_overruled") == "inform_have"
 
 
 def test_the_detector_adds_aspects_to_the_parse_only_for_several():

@@ -10,7 +10,8 @@ One decision for near-miss pairs: when a message holds exactly one cue and DIET 
 it as naming a matter, a situation or checklist positions), the cue's aspect becomes the intent: DIET's words
 and char n-grams are swayed by the rest of the sentence ("…许可证办理需要什么材料" read as procedure), a cue
 such as "什么材料" or "审批期限" is not. Not for the fee/policy-amount pair and not over ask_online (see
-cue_decision).
+cue_decision). And a bare number of three or more digits (a phone number typed in a form) is never read as
+checklist positions (see not_positions).
 
 The cues are deliberately narrower than the soft features of data/nlu/aspect_cues.yml: here a match decides
 that a second answer is given, so a phrase that also occurs in questions about something else ("网上申请要多久"
@@ -118,8 +119,20 @@ def cue_decision(text: str, intent: Optional[str]) -> Optional[str]:
     return cued[0]
 
 
+# A bare number of three or more digits (a phone number, a year, 12345) is no checklist reply: positions are one-
+# or two-digit numbers (data/nlu/README.md).
+_BARE_LONG_NUMBER = re.compile(r"^[\s\-+()（）]*\d{3,}[\d\s\-+()（）]*$")
+
+
+def not_positions(text: str, ranking: List[Dict[str, Any]]) -> Optional[str]:
+    """For a message DIET read as checklist positions: the next intent of the ranking when it is a bare long number."""
+    if not _BARE_LONG_NUMBER.match(text or "") or any(len(run) <= 2 for run in re.findall(r"\d+", text)):
+        return None
+    return next((entry.get("name") for entry in ranking if entry.get("name") != "inform_have"), None)
+
+
 def overrule(message: Message, aspect: str) -> None:
-    """Put the cued aspect first with DIET's top confidence (the two swap places and confidences), so that
+    """Put the decided intent first with DIET's top confidence (the two swap places and confidences), so that
     FallbackClassifier's threshold and ambiguity tests see what they saw before."""
     top = dict(message.get(INTENT) or {})
     ranking = [dict(entry) for entry in message.get(INTENT_RANKING_KEY) or []]
@@ -143,6 +156,8 @@ class AspectCueDetector(GraphComponent):
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name")
             decided = cue_decision(message.get(TEXT) or "", intent)
+            if intent == "inform_have":
+                decided = decided or not_positions(message.get(TEXT) or "", message.get(INTENT_RANKING_KEY) or [])
             if decided:
                 overrule(message, decided)
                 intent = decided
