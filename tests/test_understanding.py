@@ -207,6 +207,8 @@ def test_asked_aspects(text, intent, expected):
     ("营业执照多少钱", "ask_policy_amount", None),  # fee or policy amount: the subject decides, DIET sees it
     ("要带什么材料", "complain", None),
     ("您好", "ask_procedure", None),
+    ("新车上牌流程及费用", "inform_situation", "ask_procedure"),  # several cues, no aspect read: the first
+    ("新车上牌流程及费用", "ask_fee", None),  # several cues, DIET's aspect among them: both answered as before
 ])
 def test_a_single_cue_decides_the_aspect(text, intent, expected):
     assert cue_decision(text, intent) == expected

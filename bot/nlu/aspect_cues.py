@@ -107,13 +107,16 @@ _SUBJECT_PAIRS = {frozenset({"ask_fee", "ask_policy_amount"})}
 
 
 def cue_decision(text: str, intent: Optional[str]) -> Optional[str]:
-    """The aspect named by the message's only cue where DIET chose another intent it may overrule; else None.
+    """The aspect named by the message's only cue where DIET chose another intent it may overrule, or the first of
+    several cued aspects where DIET read no aspect at all ("…流程及费用" as a situation); else None.
 
-    Measured on the real dev set and both synthetic sets with four models (python -m bench.aspects): between
+    Measured on the real dev set and both synthetic sets with three models (python -m bench.aspects): between
     +1.3 and +5 points of aspect accuracy on each (BENCHMARKS.md)."""
     if not intent or intent not in _OVERRULED or not text or text.startswith("/"):
         return None
     cued = _cued(text)
+    if len(cued) >= 2 and intent not in CUES:
+        return cued[0]
     if len(cued) != 1 or cued[0] == intent or frozenset({intent, cued[0]}) in _SUBJECT_PAIRS:
         return None
     return cued[0]
