@@ -17,7 +17,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionAnswer, catalog_access
-from bot.nlu.aspect_cues import AspectCueDetector, asked_aspects
+from bot.nlu.aspect_cues import AspectCueDetector, asked_aspects, cue_decision, not_positions
 from knowledge import make_engine
 from knowledge.elsewhere import find_elsewhere
 from knowledge.loader import load
@@ -182,6 +182,9 @@ def test_the_halls_own_city_is_not_elsewhere():
     ("要带什么材料，多久能办好", "ask_time_limit", ["ask_materials", "ask_time_limit"]),
     ("身份证换证流程及费用", "ask_procedure", ["ask_procedure", "ask_fee"]),
     ("失业金领取条件及标准", "ask_conditions", ["ask_conditions", "ask_policy_amount"]),
+    # A contribution's amount is a policy amount, not a second (fee) answer.
+    ("灵活就业社保怎么交，缴费多少钱", "ask_policy_amount", ["ask_procedure", "ask_policy_amount"]),
+    ("居民医保缴费多少钱一年", "ask_policy_amount", []),
     ("公积金提取要多久", "ask_time_limit", []),
     ("网上申请要多久能拿到", "ask_time_limit", []),
     ("翻了好几天都没找着，户口本补办怎么弄", "ask_procedure", []),
@@ -190,6 +193,64 @@ def test_the_halls_own_city_is_not_elsewhere():
 ])
 def test_asked_aspects(text, intent, expected):
     assert asked_aspects(text, intent) == expected
+
+
+@pytest.mark.parametrize("text, intent, expected", [
+    ("补办户口本需要什么材料", "ask_procedure", "ask_materials"),
+    ("排污许可审批期限是多少天", "ask_procedure", "ask_time_limit"),
+    ("2021年上的户口要带什么材料", "inform_have", "ask_materials"),  # a year is no checklist position
+    ("养老保险最少要交多少年", "ask_policy_amount", "ask_conditions"),  # contribution years qualify
+    ("3岁小孩怎么落户", "inform_have", "ask_procedure"),
+    ("补办户口本需要什么材料", "ask_materials", None),  # DIET agrees
+    ("要带什么材料，多久能办好", "ask_procedure", None),  # two cues: several aspects, not a decision
+    ("网上怎么办", "ask_online", None),  # online questions use procedure words
+    ("营业执照多少钱", "ask_policy_amount", None),  # fee or policy amount: the subject decides, DIET sees it
+    ("要带什么材料", "complain", None),
+    ("您好", "ask_procedure", None),
+    ("新车上牌流程及费用", "inform_situation", "ask_procedure"),  # several cues, no aspect read: the first
+    ("新车上牌流程及费用", "ask_fee", None),  # several cues, DIET's aspect among them: both answered as before
+])
+def test_a_single_cue_decides_the_aspect(text, intent, expected):
+    assert cue_decision(text, intent) == expected
+
+
+def test_an_overruled_intent_keeps_the_top_confidence_and_is_recorded():
+    detector = AspectCueDetector.create({}, None, None, None)
+    message = Message(data={TEXT: "补办户口本需要什么材料", "intent": {"name": "ask_procedure", "confidence": 0.8},
+                            "intent_ranking": [{"name": "ask_procedure", "confidence": 0.8},
+                                               {"name": "ask_materials", "confidence": 0.15},
+                                               {"name": "ask_fee", "confidence": 0.05}]})
+    detector.process([message])
+    assert message.get("intent") == {"name": "ask_materials", "confidence": 0.8}
+    assert [(e["name"], e["confidence"]) for e in message.get("intent_ranking")] == [
+        ("ask_materials", 0.8), ("ask_procedure", 0.15), ("ask_fee", 0.05)]
+    assert message.get("aspect_overruled") == "ask_procedure"
+    assert message.get("aspects") is None
+
+
+RANKING = [{"name": "inform_have", "confidence": 0.6}, {"name": "out_of_scope", "confidence": 0.39}]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("138 1234 5678", "out_of_scope"),
+    ("0311-8888 6666", "out_of_scope"),
+    ("2021", "out_of_scope"),
+    ("1、3、4", None),
+    ("12", None),
+    ("我有2021年的证明", None),
+    ("1 和 123", None),
+])
+def test_a_bare_long_number_is_no_checklist_reply(text, expected):
+    assert not_positions(text, RANKING) == expected
+
+
+def test_the_detector_takes_the_next_intent_for_a_phone_number_read_as_positions():
+    detector = AspectCueDetector.create({}, None, None, None)
+    message = Message(data={TEXT: "138 1234 5678", "intent": {"name": "inform_have", "confidence": 0.6},
+                            "intent_ranking": [dict(entry) for entry in RANKING]})
+    detector.process([message])
+    assert message.get("intent") == {"name": "out_of_scope", "confidence": 0.6}
+    assert message.get("aspect_overruled") == "inform_have"
 
 
 def test_the_detector_adds_aspects_to_the_parse_only_for_several():
