@@ -242,14 +242,24 @@ def ranking_latency(search, questions: List[Question], rounds: int = 3) -> Dict[
     return {name: (statistics.median(values), percentile(values, 0.99)) for name, values in sorted(timings.items())}
 
 
+ELSEWHERE_NOTES = ("utter_elsewhere_place", "utter_elsewhere_year", "utter_elsewhere_place_year")
+
+
 def first_replies(questions: List[Question], catalog) -> Dict[str, Counter]:
-    """Starts the stack, sends each question as a new conversation's first message (REST)."""
+    """Starts the stack, sends each question as a new conversation's first message (REST); counts the first
+    answer that names an acceptable matter (or offers it as a button when several are acceptable)."""
     import uuid
 
     import requests
 
     from bot.run import Stack
 
+    from bot.texts import DomainTexts
+
+    # The note before an answer for another city or year ("以下是本市政务服务大厅的办理要求……") is not the answer:
+    # the first message after it is.
+    texts = DomainTexts.load(ROOT / "domain.yml")
+    notes = tuple(texts.template(name).split("{")[0] for name in ELSEWHERE_NOTES)
     names = {}
     for _kind, code, name, _term_kind, _text in catalog.terms():
         names[code] = name
@@ -269,7 +279,8 @@ def first_replies(questions: List[Question], catalog) -> Dict[str, Counter]:
                         continue
                     reply = session.post(webhook, json={"sender": f"bench-{uuid.uuid4().hex[:12]}",
                                                         "message": question.text}, timeout=60).json()
-                    first = reply[0] if reply else {}
+                    answers = [m for m in reply if not (m.get("text") or "").startswith(notes)]
+                    first = answers[0] if answers else {}
                     text = first.get("text") or ""
                     titles = {b.get("title") for b in first.get("buttons") or []}
                     wanted = {names[c] for c in question.matters if c in names}
