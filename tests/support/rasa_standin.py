@@ -70,9 +70,11 @@ class RasaStandIn(ThreadedServer):
         with self._lock:
             return self.triggers[(sender, intent)]
 
-    def routes(self, app: web.Application) -> None:
+    def make_app(self) -> web.Application:
+        app = web.Application()
         app.router.add_get("/", self._root)
         app.router.add_post("/webhooks/rest/webhook", self._turn)
         app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         app.router.add_post("/conversations/{sender}/tracker/events", self._events)
         app.router.add_post("/conversations/{sender}/trigger_intent", self._trigger)
+        return app

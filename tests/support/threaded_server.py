@@ -2,6 +2,7 @@
 test process, so synchronous tests can use it too."""
 from __future__ import annotations
 
+import abc
 import asyncio
 import threading
 from typing import Optional
@@ -11,9 +12,8 @@ from aiohttp import web
 from bot.supervisor import free_ports
 
 
-class ThreadedServer:
-    """Subclasses add their routes in `routes(app)` (or build the whole app in `make_app()`); `start()` serves
-    them, `stop()` ends the thread."""
+class ThreadedServer(abc.ABC):
+    """Subclasses build the application in `make_app()`; `start()` serves it, `stop()` ends the thread."""
 
     def __init__(self, name: str) -> None:
         self.port = free_ports(1)[0]
@@ -21,14 +21,9 @@ class ThreadedServer:
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._runner: Optional[web.AppRunner] = None
 
-    def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def make_app(self) -> web.Application:
-        """The application to serve: by default a bare one with `routes`; our web app overrides this."""
-        app = web.Application()
-        self.routes(app)
-        return app
+        """The application to serve."""
 
     def start(self):
         self._thread.start()

@@ -132,9 +132,11 @@ class WeChatStandIn(ThreadedServer):
                 self._changed.wait(left)
         return self.to(openid)
 
-    def routes(self, app: web.Application) -> None:
+    def make_app(self) -> web.Application:
+        app = web.Application()
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
+        return app
 
 
 def wechat_env(standin: WeChatStandIn, aes: bool = True, **extra: str) -> dict:
